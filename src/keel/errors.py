@@ -27,6 +27,7 @@ tokens from any snippet attached to an error.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 __all__ = [
     "ApprovalError",
@@ -52,7 +53,9 @@ _SECRET_PATTERNS = [
     re.compile(r"(sk-[A-Za-z0-9_\-]{8,})"),
     re.compile(r"(sk-ant-[A-Za-z0-9_\-]{8,})"),
     re.compile(r"((?:Bearer|bearer)\s+)[A-Za-z0-9._\-]{8,}"),
-    re.compile(r"((?:api[_-]?key|x-api-key|authorization|password|secret|token)\"?\s*[:=]\s*\"?)[^\s\",}]{4,}", re.I),
+    re.compile(
+        r"((?:api[_-]?key|x-api-key|authorization|password|secret|token)\"?\s*[:=]\s*\"?)[^\s\",}]{4,}", re.I
+    ),
     re.compile(r"(keel_[A-Za-z0-9]{6,}_)[A-Za-z0-9_\-]{8,}"),
 ]
 
@@ -152,16 +155,20 @@ class OutputValidationError(KeelError):
     def __init__(self, message: str, *, last_output: str = "") -> None:
         super().__init__(message)
         self.last_output = last_output
+        self.result: Any = None
+        """The ``RunResult`` of the failed run (events included), when raised by ``Agent.run``."""
 
 
 class RunError(KeelError):
     """A run ended without an answer. ``reason`` is one of ``max_steps``, ``budget``, ``timeout``,
     ``cancelled``, ``denied``, ``error``."""
 
-    def __init__(self, message: str, *, reason: str, run_id: str = "") -> None:
+    def __init__(self, message: str, *, reason: str, run_id: str = "", result: Any = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.run_id = run_id
+        self.result = result
+        """The ``RunResult`` of the failed run (events included), when raised by ``Agent.run``."""
 
 
 class ApprovalError(KeelError):

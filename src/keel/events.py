@@ -28,6 +28,7 @@ __all__ = [
     "Message",
     "ModelRequested",
     "ModelResponded",
+    "OutputRejected",
     "PlanCreated",
     "PlanStep",
     "PlanStepDone",
@@ -193,6 +194,14 @@ class Thought(_Event):
     text: str
 
 
+class OutputRejected(_Event):
+    """The final answer failed validation; the model is asked again with the error."""
+
+    type: Literal["output_rejected"] = "output_rejected"
+    step: int
+    error: str
+
+
 class ToolStage(_Event):
     """One stage of the small-model tool path (select, decide, fill, check)."""
 
@@ -316,6 +325,7 @@ Event: TypeAlias = Annotated[
     | TextDelta
     | ModelResponded
     | Thought
+    | OutputRejected
     | ToolStage
     | ToolCallStarted
     | ToolCallFinished

@@ -92,7 +92,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
 def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Drop pydantic's ``title`` noise so prompts stay short; keep everything that constrains."""
     if isinstance(schema, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in schema.items():
             if k == "title" and isinstance(v, str):
                 continue
@@ -165,7 +165,7 @@ class Tool:
                 ann = Any
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (ann, Field(default, description=arg_docs.get(pname) or None))
-        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        model: type[BaseModel] = create_model(
             f"{self.name}_args", __config__=ConfigDict(extra="forbid"), **fields
         )
         return model
@@ -232,7 +232,9 @@ def tool(
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
-def tool(fn: Callable[..., Any] | None = None, /, **settings: Any) -> Tool | Callable[[Callable[..., Any]], Tool]:
+def tool(
+    fn: Callable[..., Any] | None = None, /, **settings: Any
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a function into a ``Tool``. Use bare (``@tool``) or with settings (``@tool(timeout_s=5)``).
 
     Settings: ``timeout_s``, ``retries``, ``side_effects`` (the tool gets an idempotency key in its

@@ -1,0 +1,384 @@
+"""``Agent``: the public entry point. It reads like a table of contents; the loop lives in ``keel.loop``.
+
+>>> from keel import Agent, tool
+>>> from keel.testing import ScriptedModel, call
+>>> @tool
+... async def add(a: int, b: int) -> int:
+...     "Add two numbers."
+...     return a + b
+>>> agent = Agent(ScriptedModel([call("add", a=2, b=3), "5"]), tools=[add])
+>>> result = agent.run_sync("What is 2 + 3?")
+>>> result.output, result.tool_calls[0].result
+('5', 5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from keel.errors import ApprovalError, ConfigError, OutputValidationError, RunError
+from keel.events import ApprovalDecided, Event, Message, RunResumed, RunStarted, ToolCall, Usage
+from keel.loop.run import Budget, Pattern, Run, RunConfig, drive
+from keel.loop.state import RunState
+from keel.models import Model, ModelSettings, get_model
+from keel.policies.base import Policy
+from keel.store.base import RunStore
+from keel.store.memory import MemoryStore
+from keel.tools._tool import Tool
+
+__all__ = ["Agent", "RunResult", "ToolCallRecord"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class ToolCallRecord:
+    """A tool call of a run with its outcome. ``pending_approval`` while a human has not decided."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: Any = None
+    is_error: bool = False
+    pending_approval: bool = False
+
+
+@dataclass
+class RunResult(Generic[T]):
+    """What a run produced. ``status`` is ``finished`` or ``suspended`` (waiting for an approval)."""
+
+    run_id: str
+    output: T | None
+    status: str
+    events: list[Event]
+    usage: Usage
+    tool_calls: list[ToolCallRecord]
+    session_id: str | None = None
+    pending_approvals: list[ToolCall] = field(default_factory=list)
+
+    @classmethod
+    def from_state(cls, state: RunState, events: list[Event]) -> RunResult[Any]:
+        records = []
+        for c in state.calls:
+            r = state.results.get(c.id)
+            records.append(
+                ToolCallRecord(
+                    id=c.id,
+                    name=c.name,
+                    arguments=c.arguments,
+                    result=r.content if r else None,
+                    is_error=r.is_error if r else False,
+                    pending_approval=c.id in state.approvals_pending,
+                )
+            )
+        return cls(
+            run_id=state.run_id,
+            output=state.output,
+            status=state.status,
+            events=events,
+            usage=state.usage,
+            tool_calls=records,
+            session_id=state.session_id,
+            pending_approvals=[a.call for a in state.approvals_pending.values()],
+        )
+
+
+def _resolve_pattern(pattern: str | Pattern) -> Pattern:
+    if not isinstance(pattern, str):
+        return pattern
+    if pattern == "react":
+        from keel.loop.react import ReAct
+
+        return ReAct()
+    if pattern in ("plan_execute", "plan-and-execute"):
+        from keel.loop.plan_execute import PlanExecute
+
+        return PlanExecute()
+    raise ConfigError(f"unknown pattern {pattern!r}: use 'react', 'plan_execute' or a Pattern instance")
+
+
+def _output_hooks(output_type: Any) -> tuple[dict[str, Any] | None, Callable[[str], Any] | None]:
+    if output_type is None or output_type is str:
+        return None, None
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(output_type)
+
+    def validate(text: str) -> Any:
+        from keel.loop.jsontext import extract_json
+
+        return adapter.validate_json(extract_json(text))
+
+    return adapter.json_schema(), validate
+
+
+class Agent(Generic[T]):
+    """An LLM agent: a model, tools, instructions and a pattern, run as a durable event log.
+
+    ``model`` is a model string (``"local"``, ``"openai:gpt-4o-mini"``, ``"anthropic:…"``) or a
+    ``Model``; it is resolved on the first run, so building an agent is cheap.
+    """
+
+    def __init__(
+        self,
+        model: str | Model = "local",
+        *,
+        tools: Sequence[Tool] = (),
+        instructions: str = "",
+        pattern: str | Pattern = "react",
+        name: str = "agent",
+        output_type: type[T] | None = None,
+        output_retries: int = 2,
+        policies: Sequence[Policy] = (),
+        store: RunStore | None = None,
+        max_steps: int = 12,
+        timeout_s: float | None = None,
+        budget: Budget | None = None,
+        settings: ModelSettings | None = None,
+        context: Any = None,
+        tool_path: Any = "auto",
+        max_tool_concurrency: int = 8,
+        deps: Any = None,
+    ) -> None:
+        self.name = name
+        self._model_spec = model
+        self._model: Model | None = model if not isinstance(model, str) else None
+        for t in tools:
+            if not isinstance(t, Tool):
+                raise ConfigError(f"tools must be keel Tools (decorate {t!r} with @tool)")
+        self.tools = {t.name: t for t in tools}
+        self.instructions = instructions
+        self.pattern = _resolve_pattern(pattern)
+        self.output_type = output_type
+        self.output_retries = output_retries
+        self.policies = list(policies)
+        self._owns_store = store is None
+        self.store: RunStore = store if store is not None else MemoryStore()
+        self.max_steps = max_steps
+        self.timeout_s = timeout_s
+        self.budget = budget or Budget()
+        self.settings = settings or ModelSettings()
+        self.context = context
+        self._tool_path_spec = tool_path
+        self.max_tool_concurrency = max_tool_concurrency
+        self.deps = deps
+        self._output_schema, self._validate = _output_hooks(output_type)
+        self._config: RunConfig | None = None
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = get_model(self._model_spec)
+        return self._model
+
+    def config(self, *, deps: Any = None, scopes: Sequence[str] | None = None) -> RunConfig:
+        """The run configuration (built once; per-run ``deps``/``scopes`` make a copy)."""
+        if self._config is None:
+            self._config = RunConfig(
+                name=self.name,
+                model=self.model,
+                instructions=self.instructions,
+                tools=self.tools,
+                pattern=self.pattern,
+                policies=self.policies,
+                settings=self.settings,
+                output_schema=self._output_schema,
+                validate_output=self._validate,
+                output_retries=self.output_retries,
+                max_steps=self.max_steps,
+                timeout_s=self.timeout_s,
+                budget=self.budget,
+                max_tool_concurrency=self.max_tool_concurrency,
+                context=self.context,
+                tool_path=self._make_tool_path(),
+                deps=self.deps,
+            )
+        if deps is None and scopes is None:
+            return self._config
+        from dataclasses import replace
+
+        return replace(
+            self._config,
+            deps=deps if deps is not None else self._config.deps,
+            scopes=frozenset(scopes) if scopes is not None else None,
+        )
+
+    def _make_tool_path(self) -> Any:
+        spec = self._tool_path_spec
+        if spec is None or not self.tools:
+            return None
+        if spec == "auto":
+            if self.model.profile.native_tools:
+                return None
+            from keel.tools.selection import ToolPath
+
+            return ToolPath.default(list(self.tools.values()))
+        return spec
+
+    # -- running -----------------------------------------------------------------------------------
+
+    async def _history(self, session_id: str | None) -> list[Message]:
+        if session_id is None:
+            return []
+        msgs: list[Message] = []
+        for rec in await self.store.list_runs(session_id=session_id, limit=1000):
+            if rec.status != "finished" or rec.parent_run_id is not None:
+                continue
+            st = RunState.from_events(rec.run_id, await self.store.events(rec.run_id))
+            msgs.extend(st.messages)
+        return msgs
+
+    async def _start(
+        self,
+        message: str,
+        session_id: str | None,
+        deps: Any,
+        metadata: dict[str, Any] | None,
+        parent_run_id: str | None,
+        scopes: Sequence[str] | None,
+        listener: Callable[[Event], None] | None,
+        run_id: str | None = None,
+    ) -> Run:
+        config = self.config(deps=deps, scopes=scopes)
+        for p in config.policies:
+            message = await p.on_input(message, RunState(run_id=""), lambda e: None)
+        rid = run_id or uuid.uuid4().hex
+        run = Run(
+            config,
+            RunState(run_id=rid),
+            self.store,
+            history=await self._history(session_id),
+            listener=listener,
+        )
+        run.emit(
+            RunStarted(
+                run_id=rid,
+                agent=self.name,
+                input=message,
+                session_id=session_id,
+                parent_run_id=parent_run_id,
+                pattern=self.pattern.name,
+                model=config.model.name,
+                metadata=metadata or {},
+            )
+        )
+        return run
+
+    async def _finish(self, run: Run) -> RunResult[T]:
+        state = await drive(run)
+        if state.status == "finished":
+            for p in run.config.policies:
+                state.output = await p.on_output(state.output, state, run.emit)
+        events = await self.store.events(state.run_id)
+        if (
+            self._owns_store
+            and state.session_id is None
+            and state.done
+            and isinstance(self.store, MemoryStore)
+        ):
+            self.store.forget(state.run_id)
+        result: RunResult[T] = RunResult.from_state(state, events)
+        if state.status == "failed" and state.failure is not None:
+            if isinstance(run.error, OutputValidationError):
+                run.error.result = result
+                raise run.error
+            raise RunError(state.failure.message, reason=state.failure.reason, run_id=state.run_id, result=result)
+        return result
+
+    async def run(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        deps: Any = None,
+        metadata: dict[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        scopes: Sequence[str] | None = None,
+        run_id: str | None = None,
+    ) -> RunResult[T]:
+        """Run the agent on ``message`` until it answers or suspends for an approval.
+
+        Raises ``RunError`` (with ``reason``: max_steps, budget, timeout, error) when it cannot answer.
+        """
+        run = await self._start(message, session_id, deps, metadata, parent_run_id, scopes, None, run_id)
+        return await self._finish(run)
+
+    def run_sync(self, message: str, **kwargs: Any) -> RunResult[T]:
+        """``run`` for code without an event loop."""
+        return asyncio.run(self.run(message, **kwargs))
+
+    async def run_stream(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        deps: Any = None,
+        metadata: dict[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Yield the run's events as they happen, streamed text (``TextDelta``) included.
+
+        A failed run raises ``RunError`` after its ``run_failed`` event has been yielded.
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        run = await self._start(
+            message, session_id, deps, metadata, parent_run_id, None, queue.put_nowait, run_id
+        )
+
+        async def go() -> None:
+            try:
+                await self._finish(run)
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.create_task(go())
+        while (ev := await queue.get()) is not None:
+            yield ev
+        await task
+
+    async def resume(
+        self,
+        run_id: str,
+        decision: bool | None = None,
+        *,
+        call_id: str | None = None,
+        reason: str = "",
+        by: str = "",
+        deps: Any = None,
+    ) -> RunResult[T]:
+        """Continue a suspended or interrupted run from its log, in this process or any other.
+
+        With ``decision`` (True approves, False denies) it answers the pending approval (``call_id``
+        picks one when several wait). Completed steps are not repeated; a side-effecting call that
+        started but never recorded a result runs again with the same idempotency key.
+        """
+        events = await self.store.events(run_id)
+        if not events:
+            raise ApprovalError(f"no run {run_id!r} in this store")
+        state = RunState.from_events(run_id, events)
+        if decision is not None and not state.approvals_pending:
+            raise ApprovalError(f"run {run_id} has no pending approval (status: {state.status})")
+        if state.done:
+            return RunResult.from_state(state, events)
+        history = await self._history(state.session_id)
+        run = Run(self.config(deps=deps), state, self.store, history=history)
+        if decision is not None:
+            pending = list(state.approvals_pending)
+            if not pending:
+                raise ApprovalError(f"run {run_id} has no pending approval")
+            target = call_id or pending[0]
+            if target not in state.approvals_pending:
+                raise ApprovalError(f"run {run_id} has no pending approval for call {target!r}")
+            run.emit(ApprovalDecided(run_id=run_id, call_id=target, approved=decision, reason=reason, by=by))
+        elif state.status == "suspended":
+            return RunResult.from_state(state, events)
+        run.emit(RunResumed(run_id=run_id))
+        return await self._finish(run)
+
+    def resume_sync(self, run_id: str, decision: bool | None = None, **kwargs: Any) -> RunResult[T]:
+        return asyncio.run(self.resume(run_id, decision, **kwargs))
