@@ -266,6 +266,7 @@ class Agent(Generic[T]):
                 metadata=metadata or {},
             )
         )
+        await run.flush()  # once accepted, a run exists durably, even if the process dies next
         return run
 
     async def _finish(self, run: Run) -> RunResult[T]:
@@ -286,7 +287,9 @@ class Agent(Generic[T]):
             if isinstance(run.error, OutputValidationError):
                 run.error.result = result
                 raise run.error
-            raise RunError(state.failure.message, reason=state.failure.reason, run_id=state.run_id, result=result)
+            raise RunError(
+                state.failure.message, reason=state.failure.reason, run_id=state.run_id, result=result
+            )
         return result
 
     async def run(
@@ -359,7 +362,7 @@ class Agent(Generic[T]):
         """
         events = await self.store.events(run_id)
         if not events:
-            raise ApprovalError(f"no run {run_id!r} in this store")
+            raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
         state = RunState.from_events(run_id, events)
         if decision is not None and not state.approvals_pending:
             raise ApprovalError(f"run {run_id} has no pending approval (status: {state.status})")

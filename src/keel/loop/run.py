@@ -171,12 +171,24 @@ class Run:
 
     def record_response(self, response: ModelResponse, latency_ms: float = 0.0) -> None:
         """Append a model response to the run (it becomes part of the conversation)."""
+        message = response.message
+        if message.tool_calls and any(c.id in self.state.call_origin for c in message.tool_calls):
+            # some providers reuse ids across turns; ids must be unique within a run
+            step = self.state.step
+            message = message.model_copy(
+                update={
+                    "tool_calls": [
+                        c.model_copy(update={"id": f"{c.id}-{step}-{i}"})
+                        for i, c in enumerate(message.tool_calls)
+                    ]
+                }
+            )
         self.emit(
             ModelResponded(
                 run_id=self.run_id,
                 step=self.state.step,
                 model=response.model or self.config.model.name,
-                message=response.message,
+                message=message,
                 usage=response.usage,
                 finish_reason=response.finish_reason,
                 latency_ms=latency_ms,

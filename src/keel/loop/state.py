@@ -77,6 +77,8 @@ class RunState:
     approvals_pending: dict[str, ApprovalRequested] = field(default_factory=dict)
     approvals: dict[str, ApprovalDecided] = field(default_factory=dict)
     calls: list[ToolCall] = field(default_factory=list)
+    call_origin: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """call id -> (step, index) of the model response that asked for it: the idempotency key's basis."""
     plan: list[PlanStep] = field(default_factory=list)
     plan_revision: int = 0
     plan_done: dict[str, PlanStepDone] = field(default_factory=dict)
@@ -115,6 +117,8 @@ class RunState:
             self.last_response = ev.message
             self.messages.append(ev.message)
             self.calls.extend(ev.message.tool_calls)
+            for i, c in enumerate(ev.message.tool_calls):
+                self.call_origin[c.id] = (ev.step, i)
         elif isinstance(ev, ToolCallStarted):
             self.started[ev.call.id] = ev
         elif isinstance(ev, ToolCallFinished):

@@ -112,9 +112,9 @@ async def execute_calls(run: Run, calls: list[ToolCall]) -> None:
     the same turn that need none still run. A call started before a crash keeps its idempotency key.
     """
     cfg, st = run.config, run.state
-    step = max(st.step - 1, 0)
-    runnable: list[tuple[int, Tool, ToolCall, str]] = []
-    for index, call in enumerate(calls):
+    runnable: list[tuple[int, int, Tool, ToolCall, str]] = []
+    for call in calls:
+        step, index = st.call_origin.get(call.id, (max(st.step - 1, 0), 0))
         tool = cfg.tools.get(call.name)
         gated = _gate(run, call, tool)
         if gated is not None:
@@ -130,14 +130,14 @@ async def execute_calls(run: Run, calls: list[ToolCall]) -> None:
         )
         if started is None:
             run.emit(ToolCallStarted(run_id=run.run_id, step=step, call=call, idempotency_key=key))
-        runnable.append((index, tool, call, key))
+        runnable.append((step, index, tool, call, key))
     if not runnable:
         return
     await run.flush()  # the start of a side effect is durable before the side effect happens
     invoke = chain_tool(cfg.policies, _invoke_core)
     sem = asyncio.Semaphore(cfg.max_tool_concurrency)
 
-    async def one(index: int, tool: Tool, call: ToolCall, key: str) -> None:
+    async def one(step: int, index: int, tool: Tool, call: ToolCall, key: str) -> None:
         ctx = ToolContext(
             run_id=run.run_id,
             step=step,

@@ -1,0 +1,115 @@
+"""Plan-and-Execute on the scripted model: planning, concurrent steps, replanning, citations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from keel import Agent, ToolError, tool
+from keel.events import SystemMessage
+from keel.testing import ScriptedModel, call
+
+
+def planner_reply(steps: list[dict]) -> str:
+    return json.dumps({"steps": steps})
+
+
+async def test_plan_runs_independent_steps_concurrently_and_cites_them() -> None:
+    running = 0
+    peak = 0
+
+    @tool
+    async def lookup(city: str) -> str:
+        """Weather for a city."""
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return f"{city}: sunny"
+
+    def script(messages, tools):
+        system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
+        user = messages[-1].content
+        if "planner" in system:
+            return planner_reply(
+                [
+                    {"id": "s1", "description": "weather in Oslo", "tool": "lookup"},
+                    {"id": "s2", "description": "weather in Rome", "tool": "lookup"},
+                    {"id": "s3", "description": "compare", "depends_on": ["s1", "s2"]},
+                ]
+            )
+        if tools:
+            city = "Oslo" if "weather in Oslo" in user else "Rome"
+            return call("lookup", city=city)
+        if "Step results" in user:
+            return "Both are sunny [s1] [s2], compared in [s3]."
+        return "same weather"
+
+    result = await Agent(ScriptedModel(script), tools=[lookup], pattern="plan_execute").run(
+        "Compare Oslo and Rome"
+    )
+    assert peak == 2  # s1 and s2 ran at the same time; s3 waited for both
+    done = [e for e in result.events if e.type == "plan_step_done"]
+    assert [e.step_id for e in done][-1] == "s3" and {e.step_id for e in done} == {"s1", "s2", "s3"}
+    assert {e.output for e in done if e.step_id != "s3"} == {"Oslo: sunny", "Rome: sunny"}
+    assert "[s1]" in result.output and "[s2]" in result.output
+
+
+async def test_failed_step_triggers_a_replan_that_keeps_finished_steps() -> None:
+    @tool
+    async def fetch(source: str) -> str:
+        """Fetch a source."""
+        if source == "primary":
+            raise ToolError("primary is down")
+        return f"data from {source}"
+
+    plans = iter(
+        [
+            planner_reply(
+                [
+                    {"id": "s1", "description": "fetch primary", "tool": "fetch"},
+                    {"id": "s2", "description": "summarise", "depends_on": ["s1"]},
+                ]
+            ),
+            planner_reply(
+                [
+                    {"id": "s1", "description": "fetch backup", "tool": "fetch"},
+                    {"id": "s2", "description": "summarise", "depends_on": ["s1"]},
+                ]
+            ),
+        ]
+    )
+
+    def script(messages, tools):
+        system = messages[0].content
+        user = messages[-1].content
+        if "planner" in system:
+            return next(plans)
+        if tools:
+            return call("fetch", source="backup" if "backup" in user else "primary")
+        if "Step results" in user:
+            return "Done via backup [r1-s1]."
+        return "summary of backup data"
+
+    result = await Agent(ScriptedModel(script), tools=[fetch], pattern="plan_execute").run("get the data")
+    plans_made = [e for e in result.events if e.type == "plan_created"]
+    assert [p.revision for p in plans_made] == [0, 1]
+    assert [s.id for s in plans_made[1].steps] == ["r1-s1", "r1-s2"]
+    outcomes = {e.step_id: e.ok for e in result.events if e.type == "plan_step_done"}
+    assert outcomes == {"s1": False, "r1-s1": True, "r1-s2": True}
+    assert result.output == "Done via backup [r1-s1]."
+
+
+async def test_invalid_plan_falls_back_to_a_single_step() -> None:
+    def script(messages, tools):
+        if "planner" in messages[0].content:
+            return "I will just do it"
+        if "Step results" in messages[-1].content:
+            return "final"
+        return "did it"
+
+    result = await Agent(ScriptedModel(script), pattern="plan_execute").run("do the thing")
+    plan = next(e for e in result.events if e.type == "plan_created")
+    assert [s.description for s in plan.steps] == ["do the thing"]
+    assert result.output == "final"
