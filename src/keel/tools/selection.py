@@ -166,20 +166,25 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
-def grounded(value: Any, corpus: str) -> bool:
-    """Whether ``value`` (an argument the model produced) occurs in ``corpus`` (normalised text)."""
+def grounded(value: Any, text: str) -> bool:
+    """Whether ``value`` (an argument the model produced) occurs in ``text`` (what the user said or a
+    tool returned). Strings match on normalised words; numbers match a number written in the text.
+
+    >>> grounded("A-1001", "where is order a1001? I mean A-1001"), grounded("A-1234", "order A-1001")
+    (True, False)
+    """
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, int | float):
-        nums = {float(x) for x in re.findall(r"\d+(?:\.\d+)?", corpus.replace(",", ""))}
+        nums = {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
         return float(value) in nums
     if isinstance(value, str):
         v = _norm(value)
-        return bool(v) and f" {v} " in f" {corpus} "
+        return bool(v) and f" {v} " in f" {_norm(text)} "
     if isinstance(value, list):
-        return all(grounded(x, corpus) for x in value)
+        return all(grounded(x, text) for x in value)
     if isinstance(value, dict):
-        return all(grounded(x, corpus) for x in value.values())
+        return all(grounded(x, text) for x in value.values())
     return True
 
 
@@ -290,7 +295,7 @@ class ToolPath:
         texts = [
             m.content for m in [*run.history, *run.state.messages] if isinstance(m, UserMessage | ToolMessage)
         ]
-        corpus = " " + _norm(" ".join(texts)) + " "
+        corpus = "\n".join(texts)
         return [k for k in required if k not in self.ungrounded_ok and not grounded(args.get(k), corpus)]
 
     @staticmethod

@@ -1,0 +1,109 @@
+"""The small-model tool path: routing, grounding checks, and asking instead of inventing."""
+
+from __future__ import annotations
+
+from keel import Agent, tool
+from keel.models.base import ModelProfile
+from keel.testing import ScriptedModel, call
+from keel.tools.selection import BM25Scorer, ToolPath, grounded
+
+
+@tool(examples=["where is my order A-1001", "has my package shipped yet", "track order A-2002"])
+async def get_order_status(order_id: str) -> dict:
+    """Look up the shipping status of an order by its order id.
+
+    Args:
+        order_id: the order id, like A-1001
+    """
+    return {"order_id": order_id, "status": "shipped"}
+
+
+@tool(examples=["how do I return an item", "what is your refund policy", "do you accept paypal"])
+async def search_knowledge_base(query: str) -> str:
+    """Search the help centre articles about policies, payments, shipping times and how-to questions."""
+    return "Returns are accepted within 30 days."
+
+
+@tool(examples=["I want to talk to a human", "get me a real person", "connect me to an agent"])
+async def escalate(reason: str) -> str:
+    """Hand the conversation to a human support agent."""
+    return "escalated"
+
+
+TOOLS = [get_order_status, search_knowledge_base, escalate]
+
+
+class SmallModel(ScriptedModel):
+    """A scripted model that declares itself small, so the staged tool path runs."""
+
+    profile = ModelProfile(native_tools=False, grammar=True)
+
+
+async def test_router_ranks_the_right_tool_first() -> None:
+    scorer = BM25Scorer()
+    cases = {
+        "where is order A-77": "get_order_status",
+        "can I return shoes I bought": "search_knowledge_base",
+        "let me speak to a human please": "escalate",
+    }
+    for query, expected in cases.items():
+        scores = await scorer.scores(query, TOOLS)
+        assert max(scores, key=scores.get) == expected, (query, scores)
+
+
+def test_grounding() -> None:
+    corpus = "Where is order A-1001? It cost $25.50."
+    assert grounded("A-1001", corpus)
+    assert not grounded("A-1234", corpus)
+    assert grounded(25.5, corpus) and not grounded(99, corpus)
+    assert grounded(None, corpus) and grounded(True, corpus)
+
+
+async def test_small_model_gets_one_tool_and_only_fills_arguments() -> None:
+    def script(messages, tools):
+        if tools:
+            assert [t.name for t in tools] == ["get_order_status"]  # decided by the router, not the model
+            return call("get_order_status", order_id="A-1001")
+        return "Your order A-1001 has shipped."
+
+    model = SmallModel(script)
+    agent = Agent(model, tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.1))
+    result = await agent.run("Where is my order A-1001?")
+    assert result.output == "Your order A-1001 has shipped."
+    assert [(c.name, c.arguments) for c in result.tool_calls] == [
+        ("get_order_status", {"order_id": "A-1001"})
+    ]
+    stages = [e.stage for e in result.events if e.type == "tool_stage"]
+    assert stages == ["select", "decide", "fill", "check"]
+
+
+async def test_invented_arguments_become_a_question_to_the_user() -> None:
+    model = SmallModel(lambda m, t: call("get_order_status", order_id="ORD-1234"))
+    agent = Agent(model, tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.1))
+    result = await agent.run("Where is my order?")
+    assert result.tool_calls == []
+    assert "order id" in result.output
+    check = [e for e in result.events if e.type == "tool_stage" and e.stage == "check"][0]
+    assert check.detail == {"ok": False, "missing": ["order_id"]}
+
+
+async def test_no_tool_when_nothing_matches() -> None:
+    model = SmallModel(lambda m, t: "Hello! How can I help?")
+    agent = Agent(model, tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.1))
+    result = await agent.run("good morning")
+    assert result.output == "Hello! How can I help?" and result.tool_calls == []
+    assert all(len(c) and not [m for m in c if m.role == "tool"] for c in model.calls)
+
+
+async def test_follow_up_turn_uses_the_previous_request_for_routing() -> None:
+    def script(messages, tools):
+        if tools:
+            return call("get_order_status", order_id="A-5555")
+        return "Let me check that." if not any(m.role == "tool" for m in messages) else "It shipped."
+
+    model = SmallModel(script)
+    agent = Agent(model, tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.1))
+    first = await agent.run("where is my order?", session_id="s")
+    assert first.tool_calls == []  # no order id yet: the check stops the invented one
+    second = await agent.run("A-5555", session_id="s")
+    assert [c.arguments for c in second.tool_calls] == [{"order_id": "A-5555"}]
