@@ -8,18 +8,32 @@ import pytest
 
 from keel.events import ApprovalRequested, ModelRequested, RunFinished, RunStarted, ToolCall
 from keel.store import MemoryStore, SeqConflict, SQLiteStore
+from pg import new_database, postgres_url  # noqa: F401  (registers the PostgreSQL fixture)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "s.db")
+    else:
+        from keel.store.postgres import PostgresStore
+
+        s = await PostgresStore(new_database(request.getfixturevalue("postgres_url"))).open()
     yield s
     await s.close()
 
 
 def start(run_id: str, session: str | None = None, tenant: str | None = None, seq: int = 0) -> RunStarted:
-    return RunStarted(run_id=run_id, seq=seq, agent="a", input="hi", session_id=session,
-                      metadata={"tenant": tenant} if tenant else {})
+    return RunStarted(
+        run_id=run_id,
+        seq=seq,
+        agent="a",
+        input="hi",
+        session_id=session,
+        metadata={"tenant": tenant} if tenant else {},
+    )
 
 
 async def test_append_and_read_back_in_order(store) -> None:
@@ -104,3 +118,12 @@ async def test_sqlite_is_shared_between_processes(tmp_path) -> None:
     events = await a.events("r")
     assert events[-1].output == "from child"
     assert (await a.get_run("r")).status == "finished"
+
+
+@pytest.mark.integration
+def test_migrations_apply_once(postgres_url) -> None:
+    from keel.store.migrate import migrate
+
+    url = new_database(postgres_url)
+    assert migrate(url) == ["0001_runs"]
+    assert migrate(url) == []  # already applied: nothing to do
