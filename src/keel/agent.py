@@ -271,9 +271,6 @@ class Agent(Generic[T]):
 
     async def _finish(self, run: Run) -> RunResult[T]:
         state = await drive(run)
-        if state.status == "finished":
-            for p in run.config.policies:
-                state.output = await p.on_output(state.output, state, run.emit)
         events = await self.store.events(state.run_id)
         if (
             self._owns_store
@@ -382,6 +379,33 @@ class Agent(Generic[T]):
             return RunResult.from_state(state, events)
         run.emit(RunResumed(run_id=run_id))
         return await self._finish(run)
+
+    async def start(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Record a new run without running it (a worker ``advance``s it); returns its id."""
+        run = await self._start(message, session_id, None, metadata, None, None, None, run_id)
+        return run.run_id
+
+    async def advance(self, run_id: str, *, steps: int | None = 1, deps: Any = None) -> RunState:
+        """Take up to ``steps`` steps of a stored run (all of them with ``None``) and return its state.
+
+        This is what a stateless worker calls: everything it needs is read from the store, and after
+        each step the run can move to any other worker. A finished or suspended run is returned as is.
+        """
+        events = await self.store.events(run_id)
+        if not events:
+            raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
+        state = RunState.from_events(run_id, events)
+        if state.done or state.status == "suspended":
+            return state
+        run = Run(self.config(deps=deps), state, self.store, history=await self._history(state.session_id))
+        return await drive(run, steps)
 
     def resume_sync(self, run_id: str, decision: bool | None = None, **kwargs: Any) -> RunResult[T]:
         return asyncio.run(self.resume(run_id, decision, **kwargs))

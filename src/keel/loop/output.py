@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import OutputValidationError
 from keel.events import OutputRejected
@@ -20,7 +20,7 @@ async def finish_with_answer(run: Run, text: str) -> None:
     """
     validate = run.config.validate_output
     if validate is None:
-        run.finish(text)
+        run.finish(await _guard_output(run, text))
         return
     try:
         value = validate(text)
@@ -32,4 +32,11 @@ async def finish_with_answer(run: Run, text: str) -> None:
             ) from None
         run.emit(OutputRejected(run_id=run.run_id, step=run.state.step, error=str(e)[:2000]))
         return
-    run.finish(value)
+    run.finish(await _guard_output(run, value))
+
+
+async def _guard_output(run: Run, value: Any) -> Any:
+    """Output policies (guardrails, PII masking) see and may rewrite the answer before it is logged."""
+    for p in run.config.policies:
+        value = await p.on_output(value, run.state, run.emit)
+    return value

@@ -288,23 +288,26 @@ def _check_limits(run: Run) -> RunError | None:
     return None
 
 
-async def _steps(run: Run) -> None:
-    while run.state.status == "running":
+async def _steps(run: Run, budget: int | None) -> None:
+    taken = 0
+    while run.state.status == "running" and (budget is None or taken < budget):
         limit = _check_limits(run)
         if limit is not None:
             run.fail(limit.reason, message=str(limit))
             break
         await run.config.pattern.step(run)
         await run.flush()
+        taken += 1
 
 
-async def drive(run: Run) -> RunState:
-    """Step ``run`` until it finishes, fails or suspends. Errors end the run with a typed reason."""
+async def drive(run: Run, steps: int | None = None) -> RunState:
+    """Step ``run`` until it finishes, fails or suspends (or ``steps`` steps were taken: a worker
+    advancing runs step by step). Errors end the run with a typed reason."""
     try:
         if run.config.timeout_s is None:
-            await _steps(run)
+            await _steps(run, steps)
         else:
-            await asyncio.wait_for(_steps(run), run.config.timeout_s)
+            await asyncio.wait_for(_steps(run, steps), run.config.timeout_s)
     except TimeoutError:
         run.fail("timeout", message=f"run exceeded its timeout of {run.config.timeout_s}s")
     except asyncio.CancelledError:
