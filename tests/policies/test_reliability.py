@@ -63,7 +63,9 @@ async def test_breaker_opens_fails_fast_and_recovers(monkeypatch) -> None:
 async def test_fallback_switches_model_on_outage() -> None:
     primary = ScriptedModel(lambda m, t: ProviderUnavailable("down"), name="primary")
     backup = ScriptedModel(lambda m, t: "from backup", name="backup")
-    result = await Agent(primary, policies=[Fallback(backup), Retry(attempts=2, base_delay_s=0.001)]).run("hi")
+    result = await Agent(primary, policies=[Fallback(backup), Retry(attempts=2, base_delay_s=0.001)]).run(
+        "hi"
+    )
     assert result.output == "from backup"
     responded = [e for e in result.events if e.type == "model_responded"]
     assert responded[-1].model == "backup"
