@@ -59,6 +59,8 @@ class RunResult(Generic[T]):
     tool_calls: list[ToolCallRecord]
     session_id: str | None = None
     pending_approvals: list[ToolCall] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Application fields (an app's agent adds e.g. ``escalated``); ``keel run --json`` includes them."""
 
     @classmethod
     def from_state(cls, state: RunState, events: list[Event]) -> RunResult[Any]:

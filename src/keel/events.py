@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "AgentMessage",
+    "Annotation",
     "ApprovalDecided",
     "ApprovalRequested",
     "AssistantMessage",
@@ -305,6 +306,14 @@ class SummaryCreated(_Event):
     text: str
 
 
+class Annotation(_Event):
+    """A pattern's own decision, kept in the log (an intent, a route, a quality verdict)."""
+
+    type: Literal["annotation"] = "annotation"
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
     output: Any = None
@@ -339,6 +348,7 @@ Event: TypeAlias = Annotated[
     | AgentMessage
     | Handoff
     | SummaryCreated
+    | Annotation
     | RunFinished
     | RunFailed,
     Field(discriminator="type"),

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from keel.events import (
     AgentMessage,
+    Annotation,
     ApprovalDecided,
     ApprovalRequested,
     AssistantMessage,
@@ -86,6 +87,8 @@ class RunState:
     handoffs: list[Handoff] = field(default_factory=list)
     summary: SummaryCreated | None = None
     output_rejections: int = 0
+    annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The latest ``annotation`` event of each kind."""
 
     @classmethod
     def from_events(cls, run_id: str, events: list[Event]) -> RunState:
@@ -148,6 +151,8 @@ class RunState:
             self.board.append(ev)
         elif isinstance(ev, Handoff):
             self.handoffs.append(ev)
+        elif isinstance(ev, Annotation):
+            self.annotations[ev.kind] = ev.data
         elif isinstance(ev, SummaryCreated):
             self.summary = ev
         elif isinstance(ev, RunFinished):
