@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from keel.errors import ApprovalError, ConfigError, OutputValidationError, RunError
+from keel.errors import ApprovalError, ConfigError, GuardrailError, OutputValidationError, RunError
 from keel.events import ApprovalDecided, Event, Message, RunResumed, RunStarted, ToolCall, Usage
 from keel.loop.run import Budget, Pattern, Run, RunConfig, drive
 from keel.loop.state import RunState
@@ -246,8 +246,6 @@ class Agent(Generic[T]):
         run_id: str | None = None,
     ) -> Run:
         config = self.config(deps=deps, scopes=scopes)
-        for p in config.policies:
-            message = await p.on_input(message, RunState(run_id=""), lambda e: None)
         rid = run_id or uuid.uuid4().hex
         run = Run(
             config,
@@ -269,6 +267,13 @@ class Agent(Generic[T]):
             )
         )
         await run.flush()  # once accepted, a run exists durably, even if the process dies next
+        try:
+            for p in config.policies:
+                await p.on_input(message, run.state, run.emit)
+        except GuardrailError as e:
+            run.error = e
+            run.fail("guardrail", e)
+            await run.flush()
         return run
 
     async def _finish(self, run: Run) -> RunResult[T]:

@@ -64,9 +64,9 @@ class Policy:
     async def around_tool(self, inv: ToolInvocation, next: ToolNext) -> ToolResult:
         return await next(inv)
 
-    async def on_input(self, text: str, state: RunState, emit: Callable[[Event], None]) -> str:
-        """Inspect or rewrite the user's input before the run starts (guardrails)."""
-        return text
+    async def on_input(self, text: str, state: RunState, emit: Callable[[Event], None]) -> None:
+        """Inspect the user's input once the run is recorded; raise ``GuardrailError`` to block it."""
+        return None
 
     async def on_output(self, output: Any, state: RunState, emit: Callable[[Event], None]) -> Any:
         """Inspect or rewrite the final output (guardrails, PII masking)."""
