@@ -145,6 +145,7 @@ class Agent(Generic[T]):
         tool_path: Any = "auto",
         max_tool_concurrency: int = 8,
         deps: Any = None,
+        observers: Sequence[Callable[[Event], None]] = (),
     ) -> None:
         self.name = name
         self._model_spec = model
@@ -168,6 +169,7 @@ class Agent(Generic[T]):
         self._tool_path_spec = tool_path
         self.max_tool_concurrency = max_tool_concurrency
         self.deps = deps
+        self.observers = list(observers)
         self._output_schema, self._validate = _output_hooks(output_type)
         self._config: RunConfig | None = None
 
@@ -198,6 +200,7 @@ class Agent(Generic[T]):
                 context=self.context,
                 tool_path=self._make_tool_path(),
                 deps=self.deps,
+                observers=self.observers,
             )
         if deps is None and scopes is None:
             return self._config

@@ -8,6 +8,7 @@ pattern, a policy or the tool executor.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from keel.tools.selection import ToolPath
 
 __all__ = ["Budget", "Pattern", "Run", "RunConfig", "drive"]
+
+_log = logging.getLogger("keel.run")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class RunConfig:
     tool_path: ToolPath | None = None
     deps: Any = None
     scopes: frozenset[str] | None = None
+    observers: Sequence[Callable[[Event], None]] = ()
+    """Called with every persisted event (metrics, tracing, audit); failures are logged, never raised."""
 
 
 class Run:
@@ -118,6 +123,11 @@ class Run:
         self._buffer.append(ev)
         if self.listener is not None:
             self.listener(ev)
+        for observe in self.config.observers:
+            try:
+                observe(ev)
+            except Exception:  # an observer's bug must never break a run
+                _log.exception("observer %r failed on %s", observe, ev.type)
 
     async def flush(self) -> None:
         """Persist buffered events. Called after every step and before side effects."""
