@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apps.support.intents import Intent, IntentClassifier, amounts, anger_score, order_ids
+from apps.support.intents import IntentClassifier
+from apps.support.planner import Topic, plan_turn
 from apps.support.shop import Shop
 from apps.support.tools import SupportDeps, support_tools
 from keel import Agent
@@ -30,12 +31,12 @@ from keel.events import (
     GuardrailTripped,
     Message,
     SystemMessage,
-    ToolCall,
     UserMessage,
 )
 from keel.loop.output import finish_with_answer
 from keel.loop.state import RunState
 from keel.models.base import ModelResponse, ModelSettings
+from keel.tools.executor import idempotency_key
 
 if TYPE_CHECKING:
     from keel.loop.run import Run
@@ -51,16 +52,6 @@ Do not say a refund was made unless the FACTS say it was processed. Cite help-ce
 their [id]. Be friendly and direct."""
 
 KB_DIR = Path(__file__).parent / "data" / "kb"
-
-
-@dataclass
-class Plan:
-    calls: list[ToolCall] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def _call(name: str, n: int, **args: Any) -> ToolCall:
-    return ToolCall(id=f"{name}-{n}", name=name, arguments=args)
 
 
 class SupportFlow:
@@ -83,25 +74,60 @@ class SupportFlow:
         if "intent" not in st.annotations:
             await self._route(run)
             return
+        self._release_denied(run)
         await self._answer(run)
 
     # -- 1 + 2: intent and actions -----------------------------------------------------------------
 
+    async def _previous_topic(self, run: Run) -> Topic:
+        st = run.state
+        if st.session_id is None:
+            return Topic()
+        runs = [
+            r
+            for r in await run.store.list_runs(session_id=st.session_id, limit=1000)
+            if r.run_id != st.run_id
+        ]
+        for rec in reversed(runs):
+            prev = RunState.from_events(rec.run_id, await run.store.events(rec.run_id))
+            if "topic" in prev.annotations:
+                return Topic(**prev.annotations["topic"])
+        return Topic()
+
     async def _route(self, run: Run) -> None:
         st = run.state
+        deps: SupportDeps = run.config.deps
         history = [m.content for m in run.history if isinstance(m, UserMessage)]
-        intent = await self.classifier.classify(st.input, history)
+        topic = await self._previous_topic(run)
+        intent = await self.classifier.classify(st.input, history if topic.intent else [])
         hostile = self._injection(run)
-        anger = anger_score(st.input)
+        plan = plan_turn(
+            deps.shop, deps.customer_id, st.input, intent, topic, hostile=hostile, history=history
+        )
         run.emit(Annotation(run_id=run.run_id, kind="intent", data={
-            "label": intent.label, "confidence": intent.confidence, "by": intent.by, "anger": anger,
+            "label": plan.topic.intent, "classified": intent.label, "confidence": intent.confidence, "by": intent.by,
             "injection": hostile}))  # fmt: skip
-        plan = self._plan(run, intent, anger, hostile, history)
+        run.emit(Annotation(run_id=run.run_id, kind="topic", data=asdict(plan.topic)))
         if plan.notes:
             run.emit(Annotation(run_id=run.run_id, kind="plan", data={"notes": plan.notes}))
-        if plan.calls:
-            msg = AssistantMessage(tool_calls=plan.calls)
-            run.record_response(ModelResponse(message=msg, model="router", finish_reason="tool_calls"))
+        if not plan.calls:
+            return
+        run.record_response(ModelResponse(message=AssistantMessage(tool_calls=plan.calls), model="router",
+                                          finish_reason="tool_calls"))  # fmt: skip
+        if plan.reserve is not None:
+            call = next(c for c in run.state.calls if c.name == "process_refund")
+            step, index = run.state.call_origin[call.id]
+            order_id, amount = plan.reserve
+            deps.shop.reserve_refund(idempotency_key(run.run_id, step, index), deps.customer_id, order_id, amount,
+                                     st.input[:200])  # fmt: skip
+
+    def _release_denied(self, run: Run) -> None:
+        """A supervisor said no: free the amount that was held for the refund."""
+        deps: SupportDeps = run.config.deps
+        for call_id, decision in run.state.approvals.items():
+            if not decision.approved and call_id in run.state.call_origin:
+                step, index = run.state.call_origin[call_id]
+                deps.shop.release_refund(idempotency_key(run.run_id, step, index))
 
     def _injection(self, run: Run) -> bool:
         try:
@@ -113,65 +139,6 @@ class SupportFlow:
             run.emit(GuardrailTripped(run_id=run.run_id, guardrail="prompt_injection", where="input",
                                       reason=", ".join(verdict.reasons)[:300], blocked=False))  # fmt: skip
         return bool(verdict.flagged)
-
-    def _plan(self, run: Run, intent: Intent, anger: float, hostile: bool, history: list[str]) -> Plan:
-        text = run.state.input
-        ids = order_ids(text) or (
-            [] if intent.label in ("faq", "account") else order_ids(" ".join(history[-1:]))
-        )
-        label = intent.label
-        plan = Plan()
-        deps: SupportDeps = run.config.deps
-        foreign = [i for i in ids if not deps.shop.owns_order(deps.customer_id, i)]
-        if foreign:
-            plan.notes.append(f"not_customers_order:{','.join(foreign)}")
-            ids = [i for i in ids if i not in foreign]
-        if label == "human_request":
-            plan.calls.append(_call("escalate", 0, reason="the customer asked for a human"))
-        elif label == "complaint" or anger >= 2.5:
-            body = text[:500]
-            plan.calls.append(_call("create_ticket", 0, subject="Customer complaint", body=body, priority="high",
-                                    **({"order_id": ids[0]} if ids else {})))  # fmt: skip
-            if anger >= 2.5:
-                plan.calls.append(_call("escalate", 1, reason="angry customer"))
-        elif label == "order_status":
-            plan.calls.append(
-                _call("get_order_status", 0, order_id=ids[0]) if ids else _call("list_my_orders", 0)
-            )
-        elif label == "refund_return" and ids and not hostile:
-            self._plan_refund(run, ids[0], plan)
-        elif label == "out_of_scope":
-            plan.notes.append("out_of_scope")
-        else:
-            plan.calls.append(_call("search_knowledge_base", 0, query=text[:300]))
-            if label == "account" and re.search(r"\b(prefer|contact me|reach me)\b", text, re.I):
-                channel = next((c for c in ("sms", "email", "phone", "chat") if c in text.lower()
-                                or (c == "sms" and "text" in text.lower())), None)  # fmt: skip
-                if channel:
-                    plan.calls.append(_call("remember_preference", 1, key="contact", value=channel))
-        if (
-            intent.confidence < self.min_confidence
-            and label not in ("human_request", "out_of_scope")
-            and not plan.calls
-        ):
-            plan.calls.append(_call("escalate", 9, reason="low confidence in understanding the request"))
-        return plan
-
-    def _plan_refund(self, run: Run, order_id: str, plan: Plan) -> None:
-        deps: SupportDeps = run.config.deps
-        order = deps.shop.order(deps.customer_id, order_id)
-        decision = deps.shop.refund_decision(deps.customer_id, order)
-        asked = amounts(run.state.input)
-        if not decision.ok:
-            plan.notes.append(f"refund_refused:{decision.reason}")
-            plan.calls.append(_call("search_knowledge_base", 0, query="return and refund policy"))
-            return
-        amount = asked[0] if asked else decision.max_amount
-        if amount > decision.max_amount + 1e-9:
-            plan.notes.append(f"refund_over_limit:{amount:.2f}>{decision.max_amount:.2f}")
-            return
-        plan.calls.append(_call("process_refund", 0, order_id=order["id"], amount=round(amount, 2),
-                                reason=run.state.input[:200]))  # fmt: skip
 
     # -- 3 + 4: answer and check -------------------------------------------------------------------
 
@@ -207,7 +174,7 @@ class SupportFlow:
         prompt: list[Message] = [SystemMessage(content=SYSTEM)]
         prior = [m for m in run.history if isinstance(m, UserMessage | AssistantMessage) and m.content][-2:]
         prompt.extend(prior)
-        prompt.append(UserMessage(content=f"FACTS:\n{facts}\n\nCustomer: {st.input}"))
+        prompt.append(UserMessage(content=f"{st.input}\n\n[FACTS for your answer]\n{facts}"))
         settings = ModelSettings(tool_choice="none", max_tokens=self.max_answer_tokens, temperature=0.0)
         msg = await run.call_model(prompt, (), settings=settings)
         answer = msg.content.strip()
@@ -234,7 +201,7 @@ class SupportFlow:
                 answer = "I want to make sure you get this right, so I've passed your question to a human colleague who will follow up shortly."
         else:
             run.emit(Annotation(run_id=run.run_id, kind="quality", data={"ok": True}))
-        await finish_with_answer(run, answer + _sources(run))
+        await finish_with_answer(run, answer + _quote(run) + _sources(run))
 
 
 def _explain(note: str) -> str:
@@ -242,8 +209,16 @@ def _explain(note: str) -> str:
     return {
         "refund_refused": f"A refund is not possible: {detail}.",
         "refund_over_limit": f"The customer asked for more than can be refunded ({detail.replace('>', ' requested, maximum ')}).",
+        "refund_split_refused": "Splitting a refund into several smaller ones is not allowed; refunds over the limit need a supervisor's approval.",
         "not_customers_order": f"Order(s) {detail} are not on this customer's account; do not share anything about them.",
+        "other_customers_data": "The request is for another person's data or for internal information; it must be refused.",
+        "injection_no_side_effects": "The message contains instructions that do not come from the customer; no refund or change was made.",
         "out_of_scope": "The request is outside what customer support handles.",
+        "ask_order_id": "Ask the customer which order (the order number, which starts with 'A-').",
+        "ask_item": f"Ask the customer which item they want to return: {detail}.",
+        "cannot_cancel": f"The order is {detail} and can no longer be cancelled; once it arrives it can be returned, or the delivery refused.",
+        "refund_timing": "The order's refund goes back to the original payment method (see refund_timing).",
+        "ask_photos": "Ask the customer to send photos of the damage and the packaging.",
     }.get(kind, note)
 
 
@@ -269,10 +244,9 @@ def check_answer(answer: str, evidence: str, run: Run) -> list[str]:
     for oid in set(re.findall(r"A-\d{5}", answer)):
         if not deps.shop.owns_order(deps.customer_id, oid):
             problems.append(f"names order {oid} of another customer")
-    numbers = {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", grounding)}
+    numbers = {round(float(n.replace(",", "")), 2) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", grounding)}
     for m in _MONEY.findall(answer):
-        value = m.replace(",", "")
-        if value not in numbers and f"{float(value):.2f}" not in numbers:
+        if round(float(m.replace(",", "")), 2) not in numbers:
             problems.append(f"amount ${m} is not in the facts")
     refunded = any(
         c.name == "process_refund" and c.id in st.results and not st.results[c.id].is_error for c in st.calls
@@ -299,16 +273,11 @@ def template_answer_from_state(st: RunState) -> str:
             continue
         c = res.content
         if res.is_error:
-            parts.append(f"I couldn't complete that: {str(c).removeprefix('refund refused: ')}.")
+            parts.append(
+                f"I couldn't complete that: {str(c).removeprefix('ERROR: ').removeprefix('refund refused: ')}."
+            )
         elif call.name == "get_order_status" and isinstance(c, dict):
-            s = f"Order {c['id']} is {c['status']}"
-            if c.get("carrier"):
-                s += f", shipped with {c['carrier']} (tracking {c['tracking_number']})"
-            if c.get("delivered"):
-                s += f", delivered on {c['delivered']}"
-            elif c.get("estimated_delivery"):
-                s += f", expected by {c['estimated_delivery']}"
-            parts.append(s + ".")
+            parts.append(_order_sentence(c))
         elif call.name == "list_my_orders" and isinstance(c, list):
             parts.append(
                 "Your recent orders: "
@@ -317,20 +286,114 @@ def template_answer_from_state(st: RunState) -> str:
             )
         elif call.name == "process_refund" and isinstance(c, dict):
             parts.append(f"Your refund of ${c['amount']:.2f} on order {c['order_id']} has been processed.")
+        elif call.name == "cancel_order" and isinstance(c, dict):
+            parts.append(
+                f"Order {c['id']} has been cancelled; the payment is refunded to your original payment method."
+            )
+        elif call.name == "get_customer" and isinstance(c, dict):
+            parts.append(f"Your account: {c.get('tier', '').title()} tier, {c.get('loyalty_points')} loyalty points, "
+                         f"email {c.get('email')}.")  # fmt: skip
+        elif call.name == "remember_preference":
+            parts.append("Noted: I'll remember that preference for future conversations.")
         elif call.name == "create_ticket" and isinstance(c, dict):
             parts.append(f"I've opened ticket {c['id']} for you.")
         elif call.name == "escalate":
             parts.append("I've passed you to a human colleague, who will reply shortly.")
         elif call.name == "search_knowledge_base" and isinstance(c, str):
-            body = [ln for ln in c.splitlines()[1:] if ln.strip()][:2]
-            parts.append(" ".join(body)[:400])
+            parts.append("Here is what our help centre says:")
     for note in st.annotations.get("plan", {}).get("notes", []):
-        kind = note.split(":", 1)[0]
-        if kind == "not_customers_order":
-            parts.append("I can only help with orders on your own account.")
-        elif kind == "refund_over_limit":
-            parts.append("That is more than can be refunded on this order.")
+        kind, _, detail = note.partition(":")
+        said = {
+            "not_customers_order": "I can only help with orders on your own account.",
+            "other_customers_data": "I'm sorry, I can't share other people's information or internal details.",
+            "refund_over_limit": "That is more than can be refunded on this order.",
+            "refund_split_refused": "I can't split a refund to get around the approval step; a supervisor reviews refunds over the limit.",
+            "ask_order_id": "Which order is it about? Please share the order number (it starts with 'A-').",
+            "ask_item": f"Which item would you like to return? ({detail})",
+            "cannot_cancel": f"The order is already {detail}, so it can't be cancelled; once it arrives you can return it, or refuse the delivery.",
+            "refund_refused": f"A refund isn't possible: {detail}.",
+            "injection_no_side_effects": "I can only make changes you ask for yourself, so I haven't made any.",
+            "ask_photos": "Please reply with photos of the damage and the packaging so we can sort it out quickly.",
+        }.get(kind)
+        if said and said not in parts:
+            parts.append(said)
     return " ".join(parts) or "Could you tell me a bit more about what you need?"
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def best_sentences(question: str, passage: str, n: int = 2) -> list[str]:
+    """The passage's sentences that share the most words with the question (in passage order)."""
+    stop = {"the", "a", "an", "to", "of", "and", "or", "is", "are", "i", "my", "you", "your", "do", "does", "can",
+            "how", "what", "it", "in", "on", "for", "with", "be", "if", "me"}  # fmt: skip
+    q = {w for w in _WORDS.findall(question.lower()) if w not in stop}
+    sentences = [
+        x.strip() for x in _SENTENCE.split(passage) if len(x.strip()) > 20 and not x.strip().startswith("#")
+    ]
+    scored = sorted(range(len(sentences)), key=lambda i: -len(q & set(_WORDS.findall(sentences[i].lower()))))
+    keep = sorted(scored[:n])
+    return [sentences[i] for i in keep]
+
+
+def _quote(run: Run) -> str:
+    """For help-centre answers, quote the retrieved sentences that best answer the question, so the
+    customer sees the policy itself and not only the model's paraphrase."""
+    st = run.state
+    for call in st.calls:
+        res = st.results.get(call.id)
+        if (
+            call.name != "search_knowledge_base"
+            or res is None
+            or res.is_error
+            or not isinstance(res.content, str)
+        ):
+            continue
+        passages = re.findall(r"^\[([^\]]+)\][^\n]*\n(.*?)(?=^\[[^\]]+\] |\Z)", res.content, re.M | re.S)
+        if not passages:
+            return ""
+        question = " ".join([*[m.content for m in run.history if isinstance(m, UserMessage)][-1:], st.input])
+        best: list[tuple[int, str, str]] = []
+        for cid, body in passages:
+            for sentence in best_sentences(question, body, n=3):
+                best.append((_overlap(question, sentence), sentence, cid))
+        best.sort(key=lambda x: -x[0])
+        picked = best[:2]
+        if not picked:
+            return ""
+        return "\n\n> " + " ".join(f"{sent} [{cid}]" for _, sent, cid in picked)
+    return ""
+
+
+def _overlap(question: str, sentence: str) -> int:
+    stop = {"the", "a", "an", "to", "of", "and", "or", "is", "are", "i", "my", "you", "your", "do", "does", "can",
+            "how", "what", "it", "in", "on", "for", "with", "be", "if", "me"}  # fmt: skip
+    q = {w for w in _WORDS.findall(question.lower()) if w not in stop}
+    return len(q & set(_WORDS.findall(sentence.lower())))
+
+
+def _order_sentence(c: dict[str, Any]) -> str:
+    status = c["status"]
+    if status == "cancelled":
+        s = f"Order {c['id']} was cancelled" + (f" on {c['cancelled']}" if c.get("cancelled") else "")
+    elif status == "returned":
+        s = f"We received your return of order {c['id']}" + (
+            f" on {c['returned']}" if c.get("returned") else ""
+        )
+    else:
+        s = f"Order {c['id']} is {status}"
+        if c.get("carrier"):
+            s += f", shipped with {c['carrier']} (tracking {c['tracking_number']})"
+        if c.get("delivered"):
+            s += f", delivered on {c['delivered']}"
+        elif c.get("estimated_delivery"):
+            s += f", expected by {c['estimated_delivery']}"
+    if status in ("cancelled", "returned") and c.get("amount_refunded"):
+        s += f"; ${float(c['amount_refunded']):.2f} was refunded to your original payment method"
+        if c.get("refund_timing"):
+            s += f" ({c['refund_timing']})"
+    return s + "."
 
 
 def _sources(run: Run) -> str:
@@ -378,6 +441,9 @@ class SupportAgent(Agent[str]):
 
     @staticmethod
     def escalated(state: RunState) -> bool:
+        """Handed to a human: escalated, or waiting for a supervisor's approval."""
+        if state.approvals_pending:
+            return True
         return any(c.name == "escalate" and c.id in state.results and not state.results[c.id].is_error
                    for c in state.calls) or "escalated" in state.annotations  # fmt: skip
 

@@ -62,11 +62,32 @@ EXAMPLES: dict[str, list[str]] = {
 
 _ORDER_ID = re.compile(r"\bA-?\s?(\d{5})\b", re.I)
 _AMOUNT = re.compile(r"(?:\$\s?(\d+(?:[.,]\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:dollars|usd|bucks))", re.I)
+_WHO = r"(?:a\s+|an\s+|the\s+|your\s+|some)?(?:real\s+|live\s+|actual\s+)?(?:human|person|people|agent|one|body|manager|supervisor|representative|rep|customer service|support team|staff)"
 _HUMAN = re.compile(
-    r"\b(human|real person|live (agent|person|chat)|agent|representative|manager|supervisor|someone real)\b",
+    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+{_WHO}\b"
+    rf"|\b(?:get|give|connect|transfer|put)\s+me\s+(?:to\s+|through\s+to\s+|with\s+)?{_WHO}\b"
+    r"|\btransfer\s+me\b|\b(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|need|like)\s+(?:a\s+|an\s+)?(?:real\s+|live\s+)?"
+    r"(?:human|person|manager|supervisor|representative|live agent)\b"
+    r"|\bhuman,?\s+please\b|\bcall\s*-?\s*back\b|\bcall me back\b|\ba (?:real )?person help\b|\bnot (?:you|a bot|the bot)\b",
     re.I,
 )
-_HUMAN_ASK = re.compile(r"\b(talk|speak|connect|transfer|get|want|need|put)\b", re.I)
+_COMPLAINT = re.compile(
+    r"\b(complain\w*|not happy|unhappy|disappointed|rude|on record|wasted|arrived (?:broken|damaged|cracked)|broken|damaged"
+    r"|wrong item|sent me the wrong|stop it|fed up|ridiculous|unacceptable|never came|still not here|is late|LATE|messed up)\b",
+    re.I,
+)
+_RETURN_ACTION = re.compile(
+    r"\b(want|like|need|going)\s+to\s+(return|send\s+\w+\s+back|get\s+a\s+refund)\b|\brefund\s+(me|it|my|order)\b",
+    re.I,
+)
+_PREFERENCE = re.compile(r"\b(from now on|prefer|instead)\b.*\b(text|sms|call|phone|email|chat)\b", re.I)
+_BARE_HUMAN = re.compile(
+    r"^\W*(a\s+)?(human|agent|representative|rep|person|operator|live agent|real person)\W*$", re.I
+)
+_FOLLOW_UP = re.compile(r"^\s*(what about|how about|and\b|ok\b|okay\b|what if|also\b|same for)", re.I)
+_MY_ORDER = re.compile(
+    r"\b(my|the)\s+(order|package|parcel|delivery|shipment)\b|\bwhere\s+is\b|\btrack", re.I
+)
 _ANGRY = {
     "furious": 2, "outraged": 2, "ridiculous": 1.5, "unacceptable": 1.5, "worst": 1.5, "terrible": 1, "awful": 1,
     "horrible": 1, "disgusting": 1.5, "scam": 2, "angry": 1.5, "pathetic": 1.5, "useless": 1, "incompetent": 1.5,
@@ -115,27 +136,43 @@ class IntentClassifier:
         if rule is not None:
             return rule
         scores = await self._scores(text)
+        # escalation is an action: only an explicit ask (the rules above) routes to a human
+        scores.pop("human_request", None)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         (best, s1), (_, s2) = ranked[0], ranked[1]
-        if best in ("out_of_scope", "faq") and history and len(text.split()) <= 4:
-            # a short follow-up ("A-10023", "yes please") continues the previous topic
+        if best == "order_status" and not order_ids(text) and not _MY_ORDER.search(text):
+            best = "faq"  # a general question about shipping or orders is a help-centre question
+        if history and (
+            _FOLLOW_UP.search(text) or (len(text.split()) <= 4 and best in ("out_of_scope", "faq"))
+        ):
             prev = await self.classify(history[-1])
-            if prev.label not in ("out_of_scope",):
+            if prev.label not in ("out_of_scope", "human_request"):
                 return Intent(prev.label, prev.confidence, "follow-up", scores)
         return Intent(best, round(s1 - s2, 4), "embedding" if self.embedder else "bm25", scores)
 
     def _rules(self, text: str) -> Intent | None:
-        if _HUMAN.search(text) and _HUMAN_ASK.search(text):
+        if _HUMAN.search(text) or _BARE_HUMAN.match(text):
             return Intent("human_request", 1.0, "rule", {})
+        if _PREFERENCE.search(text):
+            return Intent("account", 1.0, "rule", {})
         low = text.lower()
-        if order_ids(text) and re.search(r"\b(refund|money back|return(ing)?|reimburse)\b", low):
+        ids = order_ids(text)
+        if (
+            (ids or anger_score(text) >= 2.0)
+            and _COMPLAINT.search(text)
+            and not re.search(r"\b(refund|return)\b", low)
+        ):
+            return Intent("complaint", 1.0, "rule", {})
+        if ids and re.search(r"\b(refund|money back|return(ing)?|reimburse|cancel\w*)\b", low):
             return Intent("refund_return", 1.0, "rule", {})
-        if order_ids(text) and re.search(
-            r"\b(where|status|track|tracking|shipped|arriv|deliver|late)\w*", low
+        if ids and re.search(
+            r"\b(where|status|track|tracking|shipped|arriv|deliver|late|update|happened)\w*", low
         ):
             return Intent("order_status", 1.0, "rule", {})
-        if anger_score(text) >= 2.5:
-            return Intent("complaint", 1.0, "rule", {})
+        if _RETURN_ACTION.search(text):
+            return Intent("refund_return", 1.0, "rule", {})
+        if _COMPLAINT.search(text) and not text.rstrip().endswith("?"):
+            return Intent("complaint", 0.5, "rule", {})
         return None
 
     async def _scores(self, text: str) -> dict[str, float]:

@@ -154,18 +154,41 @@ class Shop:
         keys = ("id", "order_id", "subject", "status", "priority", "created")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def refunded(self, order_id: str) -> float:
+    def refunded(self, order_id: str, *, exclude_key: str | None = None) -> float:
+        """Refunds processed or reserved (waiting for approval) on the order, in USD."""
         row = self._db.execute(
-            "select coalesce(sum(amount), 0) from refunds where order_id = ? and status != 'denied'",
-            (order_id,),
+            "select coalesce(sum(amount), 0) from refunds where order_id = ? and status != 'denied' "
+            "and idempotency_key != ?",
+            (order_id, exclude_key or ""),
         ).fetchone()
         return float(row[0])
 
-    def refunds(self, customer_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "select idempotency_key, order_id, amount, status from refunds where customer_id = ?",
-            (customer_id,),
-        ).fetchall()
+    def cancel_order(self, customer_id: str, order_id: str) -> dict[str, Any]:
+        """Cancel a pending or paid order; anything else is refused with the reason."""
+        with self._tx() as db:
+            row = db.execute(
+                "select data from orders where id = ? and customer_id = ?", (order_id, customer_id)
+            ).fetchone()
+            if row is None:
+                raise ToolError(f"no order {order_id} on this customer's account")
+            order = json.loads(row[0])
+            allowed = self.policy.get("cancellation", {}).get("allowed_statuses", ["pending", "paid"])
+            if order["status"] == "cancelled":
+                return {"id": order_id, "status": "cancelled", "duplicate": True}
+            if order["status"] not in allowed:
+                raise ToolError(f"order {order_id} is {order['status']} and can no longer be cancelled")
+            order["status"] = "cancelled"
+            order["cancelled"] = self.today().isoformat()
+            db.execute("update orders set data = ? where id = ?", (json.dumps(order), order_id))
+        return {"id": order_id, "status": "cancelled", "refund": order.get("total")}
+
+    def refunds(self, customer_id: str, status: str | None = "processed") -> list[dict[str, Any]]:
+        """The customer's refunds: processed ones by default; ``status=None`` for all (reserved, denied)."""
+        q = "select idempotency_key, order_id, amount, status from refunds where customer_id = ?"
+        args: tuple[str, ...] = (customer_id,)
+        if status is not None:
+            q, args = q + " and status = ?", (customer_id, status)
+        rows = self._db.execute(q, args).fetchall()
         return [dict(zip(("key", "order_id", "amount", "status"), r, strict=True)) for r in rows]
 
     def preferences(self, customer_id: str) -> dict[str, str]:
@@ -185,11 +208,20 @@ class Shop:
     def today(self) -> date:
         return date.fromisoformat(self.policy.get("reference_date", date.today().isoformat()))
 
-    def refund_decision(self, customer_id: str, order: dict[str, Any]) -> RefundDecision:
+    def refund_decision(
+        self, customer_id: str, order: dict[str, Any], *, exclude_key: str | None = None
+    ) -> RefundDecision:
         """Whether the order can be refunded now, and the most that may be refunded."""
         tier = (self.customer(customer_id) or {}).get("tier", "standard")
         r = self.policy.get("returns", {})
         window = r.get("premier_window_days", 45) if tier == "premier" else r.get("window_days", 30)
+        returnable = sum(
+            float(it.get("net_amount", it["unit_price"] * it["qty"]))
+            for it in order["items"]
+            if not it["final_sale"]
+        )
+        if returnable <= 0:
+            return RefundDecision(False, "final-sale items cannot be returned or refunded")
         if order["status"] != "delivered" or not order.get("delivered"):
             return RefundDecision(
                 False,
@@ -198,16 +230,15 @@ class Shop:
         deadline = date.fromisoformat(order["delivered"]) + timedelta(days=window)
         if self.today() > deadline:
             return RefundDecision(False, f"the {window}-day return window ended on {deadline.isoformat()}")
-        returnable = sum(
-            float(it.get("net_amount", it["unit_price"] * it["qty"]))
-            for it in order["items"]
-            if not it["final_sale"]
-        )
-        if returnable <= 0:
-            return RefundDecision(False, "final-sale items cannot be returned or refunded")
-        left = round(returnable - float(order.get("amount_refunded", 0.0)) - self.refunded(order["id"]), 2)
+        pending = self.refunded(order["id"], exclude_key=exclude_key)
+        left = round(returnable - float(order.get("amount_refunded", 0.0)) - pending, 2)
         if left <= 0:
-            return RefundDecision(False, "this order has already been refunded in full")
+            why = (
+                "refunds already made or waiting for approval cover"
+                if pending
+                else "refunds already made cover"
+            )
+            return RefundDecision(False, f"{why} everything that can be refunded on this order")
         return RefundDecision(True, "eligible", left)
 
     def approval_threshold(self) -> float:
@@ -215,14 +246,43 @@ class Shop:
 
     # -- writes ------------------------------------------------------------------------------------
 
+    def reserve_refund(self, key: str, customer_id: str, order_id: str, amount: float, reason: str) -> None:
+        """Hold ``amount`` against the order while a supervisor decides, so a second request (or the
+        same one split in two) cannot get around the approval."""
+        with self._tx() as db:
+            db.execute(
+                "insert or ignore into refunds values (?, ?, ?, ?, ?, 'pending_approval', ?)",
+                (key, order_id, customer_id, amount, reason, time.time()),
+            )
+
+    def release_refund(self, key: str) -> None:
+        """The supervisor denied the refund: drop its reservation."""
+        with self._tx() as db:
+            db.execute(
+                "update refunds set status = 'denied' where idempotency_key = ? and status = 'pending_approval'",
+                (key,),
+            )
+
     def record_refund(
         self, key: str, customer_id: str, order_id: str, amount: float, reason: str
     ) -> tuple[dict[str, Any], bool]:
-        """Record a refund once per idempotency key. Returns (refund, created_now)."""
+        """Record a refund once per idempotency key (completing its reservation, if it had one).
+        Returns (refund, created_now)."""
         with self._tx() as db:
             row = db.execute(
                 "select order_id, amount, status from refunds where idempotency_key = ?", (key,)
             ).fetchone()
+            if row is not None and row[2] == "pending_approval":
+                db.execute(
+                    "update refunds set status = 'processed', amount = ? where idempotency_key = ?",
+                    (amount, key),
+                )
+                return {
+                    "order_id": order_id,
+                    "amount": amount,
+                    "status": "processed",
+                    "idempotency_key": key,
+                }, True
             if row is not None:
                 return {"order_id": row[0], "amount": row[1], "status": row[2], "idempotency_key": key}, False
             db.execute(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from apps.support.shop import Shop
 from keel import Tool, ToolContext, ToolError, tool
 
 if TYPE_CHECKING:
-    from keel.rag import KnowledgeBase
+    from keel.rag import Hit, KnowledgeBase
 
 __all__ = ["SupportDeps", "support_tools"]
 
@@ -30,14 +32,57 @@ def _deps(ctx: ToolContext) -> SupportDeps:
     return deps
 
 
-def _order_view(o: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "status", "placed", "shipped", "delivered", "estimated_delivery", "carrier", "tracking_number",
-            "shipping_method", "total", "payment_method", "return_deadline", "amount_refunded")  # fmt: skip
+def _order_view(shop: Shop, customer_id: str, o: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "status", "placed", "shipped", "delivered", "cancelled", "returned", "estimated_delivery", "carrier",
+            "tracking_number", "shipping_method", "total", "payment_method", "return_deadline", "amount_refunded")  # fmt: skip
     view = {k: o.get(k) for k in keys if o.get(k) is not None}
     view["items"] = [
-        f"{it['qty']} x {it['name']}" + (" (final sale)" if it.get("final_sale") else "") for it in o["items"]
-    ]
+        {"sku": it.get("sku"), "name": it["name"], "qty": it["qty"], "net_amount": it.get("net_amount"),
+         "final_sale": bool(it.get("final_sale"))}
+        for it in o["items"]
+    ]  # fmt: skip
+    decision = shop.refund_decision(customer_id, o)
+    view["refund_eligible"] = decision.ok
+    view["refundable_amount"] = decision.max_amount if decision.ok else 0.0
+    if not decision.ok:
+        view["refund_note"] = decision.reason
+    if o["status"] in ("cancelled", "returned"):
+        r = shop.policy.get("refunds", {})
+        lo, hi = r.get("processing_business_days_min", 5), r.get("processing_business_days_max", 10)
+        view["refund_timing"] = f"refunds reach the original payment method within {lo} to {hi} business days"
     return view
+
+
+_ARTICLES: dict[str, tuple[str, str]] = {}
+
+
+def _article(source: str) -> tuple[str, str]:
+    """(title, body) of a help-centre Markdown file, front matter dropped; cached."""
+    if source not in _ARTICLES:
+        text = Path(source).read_text(encoding="utf-8") if Path(source).is_file() else ""
+        if text.startswith("---"):
+            text = text.split("---", 2)[-1]
+        lines = [ln for ln in text.strip().splitlines()]
+        title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("#") else Path(source).stem
+        _ARTICLES[source] = (title, "\n".join(lines[1:]).strip())
+    return _ARTICLES[source]
+
+
+def format_articles(hits: Sequence[Hit], *, articles: int = 2, max_chars: int = 1100) -> str:
+    """The top help-centre articles for a set of chunk hits: chunks vote for their article (best
+    score plus a share of the others), and whole articles are returned, since the answer to a
+    question often sits in the section next to the one that matched."""
+    votes: dict[str, float] = {}
+    for h in hits:
+        votes[h.source] = votes.get(h.source, 0.0) + (h.score if h.source not in votes else 0.25 * h.score)
+    blocks = []
+    for source in sorted(votes, key=lambda s: -votes[s])[:articles]:
+        title, body = _article(source)
+        if not body:
+            body = "\n".join(h.text for h in hits if h.source == source)
+        slug = Path(source).stem
+        blocks.append(f"[{slug}] {title} (kb/{slug}.md)\n{body[:max_chars]}")
+    return "\n\n".join(blocks)
 
 
 def support_tools(shop: Shop) -> list[Tool]:
@@ -52,12 +97,10 @@ def support_tools(shop: Shop) -> list[Tool]:
         Args:
             query: what to look for, in the customer's words
         """
-        from keel.rag import format_passages
-
-        hits = await _deps(ctx).kb.search(query, k=3)
+        hits = await _deps(ctx).kb.search(query, k=8)
         if not hits:
             return "No help-centre article matches this question."
-        return format_passages(hits, max_chars=1800)
+        return format_articles(hits)
 
     @tool(examples=["where is my order A-10023", "has order A-10500 shipped", "track my package"])
     async def get_order_status(order_id: str, ctx: ToolContext) -> dict[str, Any]:
@@ -67,7 +110,7 @@ def support_tools(shop: Shop) -> list[Tool]:
             order_id: the order id, like A-10023
         """
         d = _deps(ctx)
-        return _order_view(d.shop.order(d.customer_id, order_id))
+        return _order_view(d.shop, d.customer_id, d.shop.order(d.customer_id, order_id))
 
     @tool(examples=["what did I order recently", "show my orders"])
     async def list_my_orders(ctx: ToolContext) -> list[dict[str, Any]]:
@@ -133,7 +176,7 @@ def support_tools(shop: Shop) -> list[Tool]:
         if amount <= 0:
             raise ToolError("the refund amount must be positive")
         order = d.shop.order(d.customer_id, order_id)
-        decision = d.shop.refund_decision(d.customer_id, order)
+        decision = d.shop.refund_decision(d.customer_id, order, exclude_key=ctx.idempotency_key)
         if not decision.ok:
             raise ToolError(f"refund refused: {decision.reason}")
         if amount > decision.max_amount + 1e-9:
@@ -144,6 +187,16 @@ def support_tools(shop: Shop) -> list[Tool]:
             ctx.idempotency_key, d.customer_id, order["id"], round(amount, 2), reason
         )
         return refund
+
+    @tool(side_effects=True, examples=["cancel my order A-11034", "I need to cancel an order"])
+    async def cancel_order(order_id: str, ctx: ToolContext) -> dict[str, Any]:
+        """Cancel one of the customer's orders that has not shipped yet (pending or paid).
+
+        Args:
+            order_id: the order to cancel, like A-11034
+        """
+        d = _deps(ctx)
+        return d.shop.cancel_order(d.customer_id, order_id)
 
     @tool(
         side_effects=True, examples=["I want to talk to a human", "get me a manager", "this is unacceptable"]
@@ -164,7 +217,9 @@ def support_tools(shop: Shop) -> list[Tool]:
         c = d.shop.customer(d.customer_id) or {}
         return {
             "name": c.get("name"),
+            "email": c.get("email"),
             "tier": c.get("tier"),
+            "loyalty_points": c.get("loyalty_points"),
             "preferred_contact": d.shop.preferences(d.customer_id).get("contact", c.get("preferred_contact")),
             "recent_tickets": d.shop.tickets(d.customer_id, limit=3),
             "preferences": d.shop.preferences(d.customer_id),
@@ -186,5 +241,5 @@ def support_tools(shop: Shop) -> list[Tool]:
 
     return [
         search_knowledge_base, get_order_status, list_my_orders, create_ticket, update_ticket,
-        process_refund, escalate, get_customer, remember_preference,
+        process_refund, cancel_order, escalate, get_customer, remember_preference,
     ]  # fmt: skip
