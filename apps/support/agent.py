@@ -46,8 +46,9 @@ __all__ = ["SupportAgent", "SupportFlow", "build_agent"]
 
 SYSTEM = """You are the customer support assistant of Harbor & Pine, an online home-goods shop.
 Answer the customer's latest message in 2 to 4 short sentences, using ONLY the FACTS given.
-Never invent order numbers, amounts, dates, tracking numbers or policies. If the FACTS do not answer
-the question, say you are not sure and offer to connect the customer with a human agent.
+Quote numbers, days and amounts exactly as the FACTS write them. Never invent order numbers,
+amounts, dates, tracking numbers or policies. If the FACTS do not answer the question, reply:
+"I'm not certain about that one. Would you like me to connect you with a colleague?"
 Do not say a refund was made unless the FACTS say it was processed. Cite help-centre facts with
 their [id]. Be friendly and direct."""
 
@@ -235,6 +236,8 @@ def check_answer(answer: str, evidence: str, run: Run) -> list[str]:
     problems: list[str] = []
     if not answer:
         return ["empty answer"]
+    if re.search(r"\bFACTS\b|the customer|human agent|2 to 4 short sentences", answer):
+        return ["repeats its instructions instead of answering"]
     st = run.state
     grounding = evidence + "\n" + st.input
     for ref in set(_REF.findall(answer)):

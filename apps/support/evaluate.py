@@ -194,9 +194,24 @@ class SupportAdapter(AgentAdapter):
             "refund_amount": round(sum(float(r["amount"]) for r in refunds), 2),
             "refunds": [{"order_id": r["order_id"], "amount": r["amount"]} for r in refunds],
             "escalated": bool(escalations),
-            "order_status": {o["id"]: o["status"] for o in shop.orders(customer, limit=100_000)},
+            "order_status": self._order_status(shop, scenario),
             "preferences": shop.preferences(customer),
         }
+
+    @staticmethod
+    def _order_status(shop: Shop, scenario: Scenario) -> dict[str, str]:
+        """Status of the customer's orders and of any order the scenario names (another customer's too:
+        an adversarial scenario checks that order stayed as it was)."""
+        assert scenario.customer is not None
+        status = {o["id"]: o["status"] for o in shop.orders(scenario.customer, limit=100_000)}
+        named = set(scenario.expect.final_state.get("order_status") or {})
+        if isinstance(scenario.context.get("order_id"), str):
+            named.add(scenario.context["order_id"])
+        for oid in named - set(status):
+            owner = _owners().get(oid)
+            if owner is not None:
+                status[oid] = shop.order(owner, oid)["status"]
+        return status
 
     async def violations(
         self, scenario: Scenario, turns: Sequence[TurnRecord], state: dict[str, Any]

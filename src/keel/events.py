@@ -57,7 +57,8 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: validators are built on first use, not at import, which keeps `import keel` fast
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,29 +355,35 @@ Event: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-_EVENT = TypeAdapter(Event)
-_EVENTS = TypeAdapter(list[Event])
-_MESSAGES = TypeAdapter(list[Message])
+_adapters: dict[str, TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    """Union adapters, built on first use (building them costs tens of milliseconds)."""
+    if kind not in _adapters:
+        target: Any = {"event": Event, "events": list[Event], "messages": list[Message]}[kind]
+        _adapters[kind] = TypeAdapter(target)
+    return _adapters[kind]
 
 
 def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     """Parse one event from JSON text or a dict."""
     if isinstance(data, dict):
-        return _EVENT.validate_python(data)
-    return _EVENT.validate_json(data)
+        return _adapter("event").validate_python(data)  # type: ignore[no-any-return]
+    return _adapter("event").validate_json(data)  # type: ignore[no-any-return]
 
 
 def parse_events(data: str | bytes) -> list[Event]:
     """Parse a JSON array of events."""
-    return _EVENTS.validate_json(data)
+    return _adapter("events").validate_json(data)  # type: ignore[no-any-return]
 
 
 def dump_events(events: list[Event]) -> bytes:
     """Serialise events as a JSON array."""
-    return _EVENTS.dump_json(events)
+    return _adapter("events").dump_json(events)
 
 
 def parse_messages(data: str | bytes | list[dict[str, Any]]) -> list[Message]:
     if isinstance(data, list):
-        return _MESSAGES.validate_python(data)
-    return _MESSAGES.validate_json(data)
+        return _adapter("messages").validate_python(data)  # type: ignore[no-any-return]
+    return _adapter("messages").validate_json(data)  # type: ignore[no-any-return]

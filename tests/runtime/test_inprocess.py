@@ -72,7 +72,36 @@ async def test_workers_advance_runs_step_by_step_across_workers() -> None:
     await asyncio.gather(*tasks)
     assert all(r.status == "finished" for r in [await store.get_run(r) for r in run_ids])
     assert sum(w.steps_done for w in workers) == 30  # 3 steps per run: model, tool, model
-    assert all(w.steps_done > 0 for w in workers)  # both workers shared the work
+
+
+async def test_a_run_moves_between_workers_after_each_step() -> None:
+    @tool
+    async def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    store = MemoryStore()
+
+    def agent() -> Agent:
+        def script(msgs, tools):
+            return "done" if msgs[-1].role == "tool" else call("add", a=1, b=2)
+
+        return Agent(ScriptedModel(script), tools=[add], store=store, name="adder")
+
+    q = InProcessQueue()
+    run_id = await agent().start("hi")
+    await q.put(Job(run_id=run_id, agent="adder"))
+    workers = [Worker(q, {"adder": agent()}, name=f"w{i}") for i in range(3)]
+    for w in workers:  # each step on a different worker, each with its own agent object
+        job = await q.claim(w.name)
+        await w.process(job)
+    assert [w.steps_done for w in workers] == [1, 1, 1]
+    rec = await store.get_run(run_id)
+    assert rec.status == "finished"
+    events = await store.events(run_id)
+    assert [
+        e.type for e in events if e.type in ("model_responded", "tool_call_finished", "run_finished")
+    ] == ["model_responded", "tool_call_finished", "model_responded", "run_finished"]
 
 
 async def test_stop_drains_in_flight_steps() -> None:

@@ -232,7 +232,8 @@ class Run:
         if timeout is None:
             return await coro
         try:
-            return await asyncio.wait_for(coro, timeout)
+            async with asyncio.timeout(timeout):
+                return await coro
         except TimeoutError:
             from keel.errors import Timeout
 
@@ -317,7 +318,8 @@ async def drive(run: Run, steps: int | None = None) -> RunState:
         if run.config.timeout_s is None:
             await _steps(run, steps)
         else:
-            await asyncio.wait_for(_steps(run, steps), run.config.timeout_s)
+            async with asyncio.timeout(run.config.timeout_s):
+                await _steps(run, steps)
     except TimeoutError:
         run.fail("timeout", message=f"run exceeded its timeout of {run.config.timeout_s}s")
     except asyncio.CancelledError:

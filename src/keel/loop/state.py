@@ -46,6 +46,8 @@ def result_text(result: ToolResult) -> str:
     content = result.content
     if isinstance(content, str):
         text = content
+    elif isinstance(content, bool | int | float) or content is None:
+        text = "null" if content is None else str(content).lower() if isinstance(content, bool) else str(content)
     else:
         import json
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from keel.errors import ConfigError
-from keel.models.base import Model, ModelProfile, ModelResponse, ModelSettings, StreamItem, TextChunk, ToolSpec
+from keel.models.base import (
+    Model,
+    ModelProfile,
+    ModelResponse,
+    ModelSettings,
+    StreamItem,
+    TextChunk,
+    ToolSpec,
+)
 
 __all__ = [
     "Model",

@@ -33,7 +33,7 @@ class ToolSpec(BaseModel):
     uses them to route requests.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     description: str = ""
@@ -47,7 +47,7 @@ ToolChoice = Literal["auto", "none", "required"] | str
 class ModelSettings(BaseModel):
     """Per-request knobs. ``tool_choice`` may name one tool to force it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     temperature: float | None = None
     max_tokens: int | None = None
@@ -67,6 +67,8 @@ class ModelSettings(BaseModel):
 
 class ModelResponse(BaseModel):
     """One complete answer from a model."""
+
+    model_config = ConfigDict(defer_build=True)
 
     message: AssistantMessage
     usage: Usage = Field(default_factory=Usage)

@@ -47,7 +47,9 @@ def cost_of(model: str, usage: Usage) -> float:
     if price is None:
         return 0.0
     cached = min(usage.cached_tokens, usage.input_tokens)
-    cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
+    cached_rate = (
+        price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
+    )
     return (
         (usage.input_tokens - cached) * price.input_per_mtok
         + cached * cached_rate

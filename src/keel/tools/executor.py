@@ -31,6 +31,8 @@ def _error(call: ToolCall, message: str) -> ToolResult:
 
 def _cap(result: ToolResult, limit: int) -> ToolResult:
     content = result.content
+    if content is None or isinstance(content, bool | int | float):
+        return result
     text = content if isinstance(content, str) else None
     if text is None:
         import json
@@ -60,8 +62,12 @@ async def _invoke_core(inv: ToolInvocation) -> ToolResult:
     last = ""
     for attempt in range(attempts):
         try:
-            coro = tool.invoke(call.arguments, inv.ctx)
-            value: Any = await (asyncio.wait_for(coro, tool.timeout_s) if tool.timeout_s else coro)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for creates a Task for every call
+            if tool.timeout_s:
+                async with asyncio.timeout(tool.timeout_s):
+                    value: Any = await tool.invoke(call.arguments, inv.ctx)
+            else:
+                value = await tool.invoke(call.arguments, inv.ctx)
             if tool.result_schema is not None:
                 value = tool.result_schema.model_validate(value).model_dump(mode="json")
             elif hasattr(value, "model_dump"):
