@@ -109,7 +109,9 @@ async def test_side_effect_tools_get_a_stable_idempotency_key() -> None:
     agent = Agent(ScriptedModel([call("charge", amount=1), call("charge", amount=1), "done"]), tools=[charge])
     result = await agent.run("go", run_id="fixed-run")
     assert len(set(keys)) == 2  # two calls, two keys
-    agent2 = Agent(ScriptedModel([call("charge", amount=1), call("charge", amount=1), "done"]), tools=[charge])
+    agent2 = Agent(
+        ScriptedModel([call("charge", amount=1), call("charge", amount=1), "done"]), tools=[charge]
+    )
     await agent2.run("go", run_id="fixed-run")
     assert keys[2:] == keys[:2]  # derived from (run id, step, index), not random
     assert result.status == "finished"
@@ -177,7 +179,9 @@ async def test_approval_suspends_and_resume_continues_in_a_new_agent(tmp_path) -
     done = await fresh.resume(first.run_id, True, by="alice")
     assert done.output == "result: refunded 150.0" and refunds == [150.0]
     with pytest.raises(ApprovalError):
-        await fresh.resume(first.run_id, True)  # nothing is pending any more: resume returns, decision refused
+        await fresh.resume(
+            first.run_id, True
+        )  # nothing is pending any more: resume returns, decision refused
     again = await fresh.resume(first.run_id)
     assert again.status == "finished" and refunds == [150.0]
 
@@ -208,7 +212,9 @@ async def test_scopes_are_enforced() -> None:
 
 
 async def test_sessions_carry_history_across_runs() -> None:
-    model = ScriptedModel(lambda msgs, tools: f"seen {sum(1 for m in msgs if m.role == 'user')} user messages")
+    model = ScriptedModel(
+        lambda msgs, tools: f"seen {sum(1 for m in msgs if m.role == 'user')} user messages"
+    )
     agent = Agent(model)
     await agent.run("one", session_id="s1")
     second = await agent.run("two", session_id="s1")
@@ -242,3 +248,23 @@ def test_run_sync_and_bad_tools() -> None:
 
     with pytest.raises(ConfigError, match="@tool"):
         Agent(ScriptedModel(["hi"]), tools=[lambda: 1])  # type: ignore[list-item]
+
+
+async def test_decide_records_without_running_then_advance_finishes() -> None:
+    ran: list[float] = []
+
+    @tool(requires_approval=True)
+    async def refund(amount: float) -> str:
+        """Refund."""
+        ran.append(amount)
+        return "done"
+
+    model = ScriptedModel(lambda m, t: "refunded" if m[-1].role == "tool" else call("refund", amount=5.0))
+    agent = Agent(model, tools=[refund])
+    first = await agent.run("refund me")
+    state = await agent.decide(first.run_id, True, by="lead")
+    assert state.status == "running" and ran == []  # recorded, nothing executed yet
+    with pytest.raises(ApprovalError):
+        await agent.decide(first.run_id, True)
+    final = await agent.advance(first.run_id, steps=None)
+    assert final.status == "finished" and final.output == "refunded" and ran == [5.0]

@@ -186,6 +186,12 @@ class Agent(Generic[T]):
         self._config: RunConfig | None = None
 
     @property
+    def model_spec(self) -> str:
+        """The model as configured (a model string, or the model's name), without building it."""
+        spec = self._model_spec
+        return spec if isinstance(spec, str) else spec.name
+
+    @property
     def model(self) -> Model:
         if self._model is None:
             self._model = get_model(self._model_spec)
@@ -414,7 +420,14 @@ class Agent(Generic[T]):
         run = await self._start(message, session_id, None, metadata, None, None, None, run_id)
         return run.run_id
 
-    async def advance(self, run_id: str, *, steps: int | None = 1, deps: Any = None) -> RunState:
+    async def advance(
+        self,
+        run_id: str,
+        *,
+        steps: int | None = 1,
+        deps: Any = None,
+        listener: Callable[[Event], None] | None = None,
+    ) -> RunState:
         """Take up to ``steps`` steps of a stored run (all of them with ``None``) and return its state.
 
         This is what a stateless worker calls: everything it needs is read from the store, and after
@@ -426,8 +439,38 @@ class Agent(Generic[T]):
         state = RunState.from_events(run_id, events)
         if state.done or state.status == "suspended":
             return state
-        run = Run(self.config(deps=deps), state, self.store, history=await self._history(state.session_id))
+        history = await self._history(state.session_id)
+        run = Run(self.config(deps=deps), state, self.store, history=history, listener=listener)
         return await drive(run, steps)
+
+    async def decide(
+        self, run_id: str, approved: bool, *, call_id: str | None = None, reason: str = "", by: str = ""
+    ) -> RunState:
+        """Record a human's decision on a pending approval without running anything (a worker then
+        ``advance``s the run). Retries when another writer appended first."""
+        from keel.store.base import SeqConflict
+
+        for _ in range(5):
+            events = await self.store.events(run_id)
+            if not events:
+                raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
+            state = RunState.from_events(run_id, events)
+            pending = list(state.approvals_pending)
+            target = call_id or (pending[0] if pending else None)
+            if target is None or target not in state.approvals_pending:
+                raise ApprovalError(
+                    f"run {run_id} has no pending approval" + (f" for call {call_id!r}" if call_id else "")
+                )
+            run = Run(self.config(), state, self.store)
+            run.emit(ApprovalDecided(run_id=run_id, call_id=target, approved=approved, reason=reason, by=by))
+            if not state.approvals_pending:
+                run.emit(RunResumed(run_id=run_id))
+            try:
+                await run.flush()
+                return state
+            except SeqConflict:
+                continue
+        raise ApprovalError(f"run {run_id} kept changing while recording the decision; try again")
 
     def resume_sync(self, run_id: str, decision: bool | None = None, **kwargs: Any) -> RunResult[T]:
         return _thread_loop().run_until_complete(self.resume(run_id, decision, **kwargs))

@@ -113,3 +113,12 @@ async def test_rate_limit_policy_throttles() -> None:
     for _ in range(3):
         await agent.run("x")
     assert time.perf_counter() - started >= 0.18  # 10/s after a burst of 1: two waits of 0.1 s
+
+
+def test_charge_can_put_a_bucket_in_debt() -> None:
+    t = [0.0]
+    b = TokenBucket(capacity=10, rate_per_s=5.0, clock=lambda: t[0])
+    b.charge("k", 25)  # a model call used more tokens than the bucket held
+    assert b.take("k") == pytest.approx((1 + 15) / 5.0)
+    t[0] = 4.0  # 20 tokens refilled: the debt is paid and 5 remain
+    assert b.take("k", 5) == 0.0

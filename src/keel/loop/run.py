@@ -115,6 +115,8 @@ class Run:
     def emit(self, ev: Event) -> None:
         """Append ``ev`` to the run's log (buffered until ``flush``) and fold it into the state."""
         if isinstance(ev, TextDelta):
+            # deltas are not persisted: they carry the seq of the last persisted event, for ordering
+            ev.seq = self.state.last_seq
             if self.listener is not None:
                 self.listener(ev)
             return

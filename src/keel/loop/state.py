@@ -47,7 +47,9 @@ def result_text(result: ToolResult) -> str:
     if isinstance(content, str):
         text = content
     elif isinstance(content, bool | int | float) or content is None:
-        text = "null" if content is None else str(content).lower() if isinstance(content, bool) else str(content)
+        text = (
+            "null" if content is None else str(content).lower() if isinstance(content, bool) else str(content)
+        )
     else:
         import json
 

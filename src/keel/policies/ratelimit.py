@@ -38,6 +38,16 @@ class TokenBucket:
         self.clock = clock
         self._buckets: dict[str, _Bucket] = {}
 
+    def charge(self, key: str, n: float) -> None:
+        """Take ``n`` tokens whatever the balance (it may go negative): for costs known only after
+        the fact, such as the tokens a model call used. A bucket in debt refuses ``take`` until refilled."""
+        now = self.clock()
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = _Bucket(self.capacity, now)
+        b.tokens = min(self.capacity, b.tokens + (now - b.updated) * self.rate) - n
+        b.updated = now
+
     def take(self, key: str, n: float = 1.0) -> float:
         now = self.clock()
         b = self._buckets.get(key)

@@ -105,7 +105,8 @@ class Subscribers:
 async def tail_store(
     store: RunStore, subs: Subscribers | None, run_id: str, after_seq: int
 ) -> AsyncIterator[Event]:
-    """Shared ``tail`` implementation: read, yield, wait for a notification (or poll), repeat."""
+    """Shared ``tail`` implementation: read, yield, and wait for a notification only when a read
+    found nothing new (so an append made while the consumer held an event is read at once)."""
     last = after_seq
     while True:
         batch = await store.events(run_id, after_seq=last)
@@ -114,10 +115,11 @@ async def tail_store(
             yield ev
             if isinstance(ev, RunFinished | RunFailed):
                 return
-        if not batch:
-            rec = await store.get_run(run_id)
-            if rec is not None and rec.status in ("finished", "failed") and rec.last_seq <= last:
-                return
+        if batch:
+            continue
+        rec = await store.get_run(run_id)
+        if rec is not None and rec.status in ("finished", "failed") and rec.last_seq <= last:
+            return
         if subs is not None:
             await subs.wait(run_id, 1.0)
         else:

