@@ -61,15 +61,17 @@ async def main() -> None:
 
         try:
             result = await agent.run(case.message)
-            calls = result.tool_calls
+            calls, events = result.tool_calls, result.events
         except RunError as e:  # max_steps=1 stops after the tool call: the call is in the log
             calls = e.result.tool_calls if e.result else []
+            events = e.result.events if e.result else []
+        stages = {ev.stage: ev.detail for ev in events if ev.type == "tool_stage"}
         elapsed = time.perf_counter() - started
         first = calls[0] if calls else None
         tool_ok = (first.name if first else "none") == case.tool
         rows.append({"message": case.message, "expected": case.tool, "got": first.name if first else "none",
                      "tool_ok": tool_ok, "args_ok": tool_ok and first is not None and args_match(case.args, first.arguments),
-                     "arguments": first.arguments if first else None, "s": elapsed})  # fmt: skip
+                     "arguments": first.arguments if first else None, "s": elapsed, "stages": stages})  # fmt: skip
     n = len(rows)
     right_tool = sum(r["tool_ok"] for r in rows)
     right_both = sum(r["args_ok"] for r in rows)
@@ -79,7 +81,10 @@ async def main() -> None:
           f"| {statistics.median(lat):.2f} | {lat[-1]:.2f} |")  # fmt: skip
     for r in rows:
         if not r["args_ok"]:
-            print(f"  miss: {r['message']!r}: expected {r['expected']}, got {r['got']} {r['arguments']}")
+            st = r["stages"]
+            top = list(st.get("select", {}).get("scores", {}).items())[:2]
+            print(f"  miss: {r['message']!r}: expected {r['expected']}, got {r['got']} {r['arguments']}; "
+                  f"top {top}; decide {st.get('decide')}; fill {st.get('fill')}; check {st.get('check')}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from keel import Agent, tool
 from keel.models.base import ModelProfile
 from keel.testing import ScriptedModel, call
@@ -107,3 +109,25 @@ async def test_follow_up_turn_uses_the_previous_request_for_routing() -> None:
     assert first.tool_calls == []  # no order id yet: the check stops the invented one
     second = await agent.run("A-5555", session_id="s")
     assert [c.arguments for c in second.tool_calls] == [{"order_id": "A-5555"}]
+
+
+def test_grounding_of_free_text_and_identifiers() -> None:
+    said = "Is there a warranty on electronics? My email is ana@example.com"
+    assert grounded("warranty on electronics", said)
+    assert grounded("electronics warranty", said)  # reworded free text: most words are there
+    assert not grounded("refund policy for furniture", said)
+    assert grounded("ana@example.com", said) and not grounded("bob@example.com", said)
+
+
+async def test_enum_arguments_are_the_models_judgement() -> None:
+    @tool(examples=["my item broke, refund me", "I want my money back"])
+    async def request_refund(order_id: str, reason: Literal["damaged", "late", "changed_mind"]) -> str:
+        """Refund an order."""
+        return "ok"
+
+    model = SmallModel(
+        lambda m, t: call("request_refund", order_id="F-6001", reason="damaged") if t else "done"
+    )
+    agent = Agent(model, tools=[request_refund], tool_path=ToolPath(BM25Scorer(), min_score=0.05))
+    result = await agent.run("My blender from order F-6001 arrived cracked, I want my money back.")
+    assert [c.arguments for c in result.tool_calls] == [{"order_id": "F-6001", "reason": "damaged"}]

@@ -180,7 +180,16 @@ def grounded(value: Any, text: str) -> bool:
         return float(value) in nums
     if isinstance(value, str):
         v = _norm(value)
-        return bool(v) and f" {v} " in f" {_norm(text)} "
+        if not v:
+            return False
+        if f" {v} " in f" {_norm(text)} ":
+            return True
+        words = [w for w in v.split() if w not in _STOP]
+        if len(words) < 2 or " " not in value.strip():
+            return False  # an identifier (id, email, code) must appear as written
+        # free text (a search query, an address) may be reworded: most of its words must appear
+        have = set(_norm(text).split())
+        return sum(w in have for w in words) / len(words) >= 0.6
     if isinstance(value, list):
         return all(grounded(x, text) for x in value)
     if isinstance(value, dict):
@@ -282,7 +291,7 @@ class ToolPath:
         msg = resp.message
         call = msg.tool_calls[0] if msg.tool_calls else None
         self._stage(run, "fill", {"tool": tool.name, "arguments": call.arguments if call else None})
-        missing = self._ungrounded(run, call.arguments if call else {}, required)
+        missing = self._ungrounded(run, tool, call.arguments if call else {}, required)
         self._stage(run, "check", {"ok": not missing and call is not None, "missing": missing})
         if call is None or missing:
             msg = AssistantMessage(content=self._ask_for(tool, missing or required))
@@ -293,14 +302,19 @@ class ToolPath:
         )
         return msg
 
-    def _ungrounded(self, run: Run, args: dict[str, Any], required: list[str]) -> list[str]:
+    def _ungrounded(self, run: Run, tool: Tool, args: dict[str, Any], required: list[str]) -> list[str]:
         if not self.check_grounding:
             return []
+        props = tool.parameters.get("properties", {})
+        # a value chosen from a fixed set (an enum, a Literal) is the model's judgement, not a fact to copy
+        chosen = {k for k, p in props.items() if isinstance(p, dict) and ("enum" in p or "const" in p)}
         texts = [
             m.content for m in [*run.history, *run.state.messages] if isinstance(m, UserMessage | ToolMessage)
         ]
         corpus = "\n".join(texts)
-        return [k for k in required if k not in self.ungrounded_ok and not grounded(args.get(k), corpus)]
+        return [
+            k for k in required if k not in self.ungrounded_ok and k not in chosen and not grounded(args.get(k), corpus)
+        ]
 
     @staticmethod
     def _ask_for(tool: Tool, names: list[str]) -> str:
