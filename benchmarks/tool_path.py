@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from local_model_suite import CASES, SYSTEM_PROMPT, TOOLS, args_match  # noqa: E402
+from local_model_suite import CASES, SYSTEM_PROMPT, TOOLS, args_match
 
-from keel import Agent  # noqa: E402
-from keel.tools import Tool  # noqa: E402
-from keel.tools.selection import BM25Scorer, EmbeddingScorer, ToolPath  # noqa: E402
+from keel import Agent
+from keel.tools import Tool
+from keel.tools.selection import BM25Scorer, EmbeddingScorer, ToolPath
 
 EXAMPLES: dict[str, list[str]] = {
     "get_order_status": ["where's my package Z-9000", "is order Q-1234 on its way", "delivery date for my order X-55"],
@@ -76,7 +76,7 @@ async def main() -> None:
     right_tool = sum(r["tool_ok"] for r in rows)
     right_both = sum(r["args_ok"] for r in rows)
     lat = sorted(r["s"] for r in rows)
-    print(f"| model | scorer | right tool | right tool + arguments | p50 s | max s |\n|---|---|---|---|---|---|")
+    print("| model | scorer | right tool | right tool + arguments | p50 s | max s |\n|---|---|---|---|---|---|")
     print(f"| {args.model} | {args.scorer} | {right_tool}/{n} ({right_tool / n:.0%}) | {right_both}/{n} ({right_both / n:.0%}) "
           f"| {statistics.median(lat):.2f} | {lat[-1]:.2f} |")  # fmt: skip
     for r in rows:
