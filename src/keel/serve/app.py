@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from keel import __version__
+from keel.errors import ConfigError
 from keel.serve.config import ServeConfig
 from keel.serve.errors import BodyLimit, CatchAll, install_error_handlers
 from keel.serve.registry import AgentRegistry
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "load_router"]
 
 _DESCRIPTION = """Keel's HTTP API: run agents, stream their events, answer approvals.
 
@@ -55,4 +57,22 @@ def create_app(config: ServeConfig | None = None, *, registry: AgentRegistry | N
     app.add_middleware(CatchAll)  # added last: the outermost of ours
     for module in (routes_runs, routes_approvals, routes_agents, routes_openai, routes_keys):
         app.include_router(module.router)
+    for spec in cfg.routers:
+        app.include_router(load_router(spec))
     return app
+
+
+def load_router(spec: Any) -> APIRouter:
+    """An app's router: an ``APIRouter``, or ``"module:attr"`` naming one (``[serve] routers``).
+
+    >>> load_router(APIRouter()).routes
+    []
+    """
+    obj = spec
+    if isinstance(spec, str):
+        from keel.cli import load_object
+
+        obj = load_object(spec)
+    if not isinstance(obj, APIRouter):
+        raise ConfigError(f"router {spec!r} is not a FastAPI APIRouter; name one as 'module:attribute'")
+    return obj

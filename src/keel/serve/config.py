@@ -14,6 +14,9 @@ A minimal ``keel.toml``::
     [agents.support]
     target = "apps.support.agent:build_agent"   # an Agent, or a zero-argument factory of one
 
+Apps add their own pages and endpoints with ``[serve] routers = ["apps.support.webapp:router"]``
+(FastAPI ``APIRouter`` objects, mounted next to the API).
+
 >>> cfg = ServeConfig(store=":memory:")
 >>> cfg.key_store_location()
 ':memory:'
@@ -22,7 +25,7 @@ A minimal ``keel.toml``::
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,6 +81,8 @@ class ServeConfig:
     """How long a non-streaming request waits for its run before answering 202 with its status."""
     keepalive_s: float = 15.0
     title: str = "Keel"
+    routers: Sequence[Any] = ()
+    """Extra FastAPI ``APIRouter`` objects (or ``"module:attr"`` naming one) that apps mount next to the API."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("embedded", "production"):
@@ -93,6 +98,8 @@ class ServeConfig:
                     "production mode needs a run queue: set [serve] queue = 'module:factory' in keel.toml "
                     "(or ServeConfig(queue_factory=...))"
                 )
+        if isinstance(self.routers, str):
+            raise ConfigError('routers must be a list: routers = ["module:router"]')
         if self.max_body_bytes < 1024 or self.max_message_chars < 1:
             raise ConfigError("max_body_bytes must be at least 1024 and max_message_chars at least 1")
 
