@@ -20,7 +20,7 @@ CRASH_AT = os.environ.get("KEEL_CRASH_AT", "")
 
 
 def crash(point: str) -> None:
-    if CRASH_AT == point:
+    if point == CRASH_AT:
         os._exit(137)
 
 

@@ -86,7 +86,29 @@ async def test_invented_arguments_become_a_question_to_the_user() -> None:
     assert result.tool_calls == []
     assert "order id" in result.output
     check = [e for e in result.events if e.type == "tool_stage" and e.stage == "check"][0]
-    assert check.detail == {"ok": False, "missing": ["order_id"]}
+    assert check.detail == {"tool": "get_order_status", "ok": False, "missing": ["order_id"]}
+
+
+async def test_ungrounded_choice_falls_back_to_a_grounded_candidate() -> None:
+    def script(messages, tools):
+        if not tools:
+            return "Returns are accepted within 30 days."
+        name = tools[0].name
+        if name == "get_order_status":
+            return call(name, order_id="A-1001")  # invented: the message names no order
+        return call(name, query="return policy")
+
+    agent = Agent(
+        SmallModel(script), tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.01, margin=0.0)
+    )
+    result = await agent.run("track the status of my order and its return policy")
+    assert [c.name for c in result.tool_calls] == ["search_knowledge_base"]
+    checks = [e.detail for e in result.events if e.type == "tool_stage" and e.stage == "check"]
+    assert checks[0]["ok"] is False and checks[-1] == {
+        "tool": "search_knowledge_base",
+        "ok": True,
+        "missing": [],
+    }
 
 
 async def test_no_tool_when_nothing_matches() -> None:

@@ -22,7 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from keel.events import AssistantMessage, Message, SystemMessage, ToolMessage, ToolStage, Usage, UserMessage
+from keel.events import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    ToolStage,
+    Usage,
+    UserMessage,
+)
 from keel.models.base import ModelResponse, ModelSettings
 
 if TYPE_CHECKING:
@@ -208,6 +217,8 @@ class ToolPath:
     max_tool_rounds: int = 1
     """Tool rounds per user turn; after them the model answers from the results."""
     check_grounding: bool = True
+    max_fallbacks: int = 1
+    """Other candidates to try when the chosen tool's arguments are not grounded (each costs a model call)."""
     ungrounded_ok: set[str] = field(default_factory=set)
     """Argument names exempt from the grounding check (values the model may legitimately infer)."""
 
@@ -239,7 +250,8 @@ class ToolPath:
         if not candidates:
             return await self._answer(run)
         chosen, usage = await self._decide(run, candidates, ranked)
-        return await self._fill_and_check(run, run.config.tools[chosen], usage)
+        fallbacks = [c for c in candidates if c != chosen][: self.max_fallbacks]
+        return await self._fill_and_check(run, run.config.tools[chosen], usage, fallbacks)
 
     def _query(self, run: Run) -> str:
         current = run.state.input
@@ -281,23 +293,46 @@ class ToolPath:
         ]
         return [SystemMessage(content=task + " Use only values the user stated."), *convo[-6:]]
 
-    async def _fill_and_check(self, run: Run, tool: Tool, usage: Usage) -> AssistantMessage:
-        required = list(tool.parameters.get("required", []))
+    async def _fill(self, run: Run, tool: Tool) -> tuple[ToolCall | None, list[str], ModelResponse]:
+        """Ask the model for ``tool``'s arguments under its schema grammar; check they are grounded."""
         resp = await run.request_model(
             self._prompt(run, f"Call {tool.name}: {tool.description}"),
             [tool.spec()],
             settings=ModelSettings(tool_choice=tool.name),
         )
-        msg = resp.message
-        call = msg.tool_calls[0] if msg.tool_calls else None
+        call = next((c for c in resp.message.tool_calls if c.name == tool.name), None)
         self._stage(run, "fill", {"tool": tool.name, "arguments": call.arguments if call else None})
-        missing = self._ungrounded(run, tool, call.arguments if call else {}, required)
-        self._stage(run, "check", {"ok": not missing and call is not None, "missing": missing})
-        if call is None or missing:
-            msg = AssistantMessage(content=self._ask_for(tool, missing or required))
+        required = list(tool.parameters.get("required", []))
+        missing = self._ungrounded(run, tool, call.arguments if call else {}, required) if call else required
+        self._stage(
+            run, "check", {"tool": tool.name, "ok": not missing and call is not None, "missing": missing}
+        )
+        return call, missing, resp
+
+    async def _fill_and_check(
+        self, run: Run, tool: Tool, usage: Usage, fallbacks: Sequence[str] = ()
+    ) -> AssistantMessage:
+        """Fill the chosen tool; if its arguments are not grounded, fall back to the next candidate
+        that needs nothing the user has not said (typically a search), else ask the user."""
+        first_missing: list[str] | None = None
+        last: ModelResponse | None = None
+        for name in [tool.name, *[f for f in fallbacks if f != tool.name]]:
+            call, missing, resp = await self._fill(run, run.config.tools[name])
+            usage, last = usage + resp.usage, resp
+            if call is not None and not missing:
+                msg = AssistantMessage(tool_calls=[call])
+                break
+            if first_missing is None:
+                first_missing = missing
+        else:
+            msg = AssistantMessage(content=self._ask_for(tool, first_missing or []))
+        assert last is not None
         run.record_response(
             ModelResponse(
-                message=msg, usage=resp.usage + usage, model=resp.model, finish_reason=resp.finish_reason
+                message=msg,
+                usage=usage,
+                model=last.model,
+                finish_reason="tool_calls" if msg.tool_calls else "stop",
             )
         )
         return msg
@@ -313,7 +348,9 @@ class ToolPath:
         ]
         corpus = "\n".join(texts)
         return [
-            k for k in required if k not in self.ungrounded_ok and k not in chosen and not grounded(args.get(k), corpus)
+            k
+            for k in required
+            if k not in self.ungrounded_ok and k not in chosen and not grounded(args.get(k), corpus)
         ]
 
     @staticmethod
