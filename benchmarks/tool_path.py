@@ -49,9 +49,9 @@ async def main() -> None:
     if args.scorer == "embedding":
         from keel.rag import LocalEmbedder
 
-        path = ToolPath(EmbeddingScorer(LocalEmbedder()), min_score=0.3)
+        path = ToolPath(EmbeddingScorer(LocalEmbedder()), min_score=0.3, fallback_tool="search_help_center")
     else:
-        path = ToolPath(BM25Scorer(), min_score=0.15)
+        path = ToolPath(BM25Scorer(), min_score=0.15, fallback_tool="search_help_center")
     agent = Agent(args.model, tools=tools, instructions=SYSTEM_PROMPT, tool_path=path, max_steps=1)
     await agent.run("warm up")  # load the model and the embedder, fill the prompt cache
     rows: list[dict[str, Any]] = []
@@ -76,7 +76,9 @@ async def main() -> None:
     right_tool = sum(r["tool_ok"] for r in rows)
     right_both = sum(r["args_ok"] for r in rows)
     lat = sorted(r["s"] for r in rows)
-    print("| model | scorer | right tool | right tool + arguments | p50 s | max s |\n|---|---|---|---|---|---|")
+    print(
+        "| model | scorer | right tool | right tool + arguments | p50 s | max s |\n|---|---|---|---|---|---|"
+    )
     print(f"| {args.model} | {args.scorer} | {right_tool}/{n} ({right_tool / n:.0%}) | {right_both}/{n} ({right_both / n:.0%}) "
           f"| {statistics.median(lat):.2f} | {lat[-1]:.2f} |")  # fmt: skip
     for r in rows:

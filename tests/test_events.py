@@ -29,11 +29,18 @@ def _log() -> list:
     return [
         RunStarted(run_id="r", seq=0, agent="a", input="refund me", session_id="s"),
         ModelResponded(
-            run_id="r", seq=1, step=0, model="m", message=AssistantMessage(tool_calls=[call]), usage=Usage(input_tokens=10)
+            run_id="r",
+            seq=1,
+            step=0,
+            model="m",
+            message=AssistantMessage(tool_calls=[call]),
+            usage=Usage(input_tokens=10),
         ),
         ApprovalRequested(run_id="r", seq=2, step=0, call=call),
         ApprovalDecided(run_id="r", seq=3, call_id="c1", approved=True),
-        ToolCallFinished(run_id="r", seq=4, step=0, result=ToolResult(call_id="c1", name="refund", content={"ok": True})),
+        ToolCallFinished(
+            run_id="r", seq=4, step=0, result=ToolResult(call_id="c1", name="refund", content={"ok": True})
+        ),
         RunFinished(run_id="r", seq=5, output="done", usage=Usage(input_tokens=10)),
     ]
 
@@ -54,7 +61,12 @@ def test_unknown_event_type_and_extra_fields_are_rejected() -> None:
 
 
 def test_messages_discriminate_on_role() -> None:
-    msgs = parse_messages([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c", "name": "t", "content": "x"}])
+    msgs = parse_messages(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "tool", "tool_call_id": "c", "name": "t", "content": "x"},
+        ]
+    )
     assert [m.role for m in msgs] == ["user", "tool"]
 
 
@@ -70,6 +82,8 @@ def test_state_is_a_fold_over_the_log() -> None:
 
 
 def test_usage_adds() -> None:
-    total = Usage(input_tokens=1, output_tokens=2, cost_usd=0.5) + Usage(input_tokens=3, cached_tokens=1, cost_usd=0.25)
+    total = Usage(input_tokens=1, output_tokens=2, cost_usd=0.5) + Usage(
+        input_tokens=3, cached_tokens=1, cost_usd=0.25
+    )
     assert (total.input_tokens, total.output_tokens, total.cached_tokens, total.cost_usd) == (4, 2, 1, 0.75)
     assert total.total_tokens == 6

@@ -153,3 +153,17 @@ async def test_enum_arguments_are_the_models_judgement() -> None:
     agent = Agent(model, tools=[request_refund], tool_path=ToolPath(BM25Scorer(), min_score=0.05))
     result = await agent.run("My blender from order F-6001 arrived cracked, I want my money back.")
     assert [c.arguments for c in result.tool_calls] == [{"order_id": "F-6001", "reason": "damaged"}]
+
+
+async def test_fallback_tool_answers_what_nothing_routes_to() -> None:
+    def script(messages, tools):
+        if not tools:
+            return "Here is what I found."
+        return call(tools[0].name, query="policy for stores in Manchester")
+
+    # scores 0.48 for the search tool: under min_score, but close enough for the fallback
+    path = ToolPath(BM25Scorer(), min_score=0.9, fallback_tool="search_knowledge_base")
+    result = await Agent(SmallModel(script), tools=TOOLS, tool_path=path).run(
+        "what is your policy for stores in Manchester?"
+    )
+    assert [c.name for c in result.tool_calls] == ["search_knowledge_base"]

@@ -52,7 +52,11 @@ class TurnOutcome:
     """Text the answer may draw facts from (tool results, retrieved passages); derived if empty."""
 
     def record(self, user: str, *, simulated: bool = False) -> TurnRecord:
-        evidence = self.evidence or "\n".join(_as_text(c.result) for c in self.tool_calls)
+        # what the tools returned, plus what waits for a human: a held refund's amount is a fact the
+        # answer may state ("your $390.00 refund needs approval") though no tool has returned it yet
+        evidence = self.evidence or "\n".join(
+            _as_text(c.arguments if c.pending_approval else c.result) for c in self.tool_calls
+        )
         return TurnRecord(
             user=user,
             output=self.output,

@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Generation", "Job", "clear_engines", "get_engine"]
 
+# llama.cpp's threads meet at an OpenMP barrier after every operation. libgomp's default is to spin
+# there, so when another process takes a core the model's threads burn their time slices waiting
+# for each other: on a busy 2-core machine generation fell from ~6 to under 1 token/s. Passive
+# waiting (sleep at once) kept it at 4-8 tokens/s. libgomp reads this when llama.cpp's libraries
+# load, so it is set here, before ``llama_cpp`` is first imported; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 _ENGINES: dict[tuple[str, int, int], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 

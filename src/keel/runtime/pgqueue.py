@@ -23,6 +23,7 @@ re-enqueued for its next step (procrastinate only notifies on insert).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -101,6 +102,8 @@ class PgQueue:
     ``lease_s``: a worker silent (no heartbeat) this long is presumed dead and its in-flight jobs are
     redelivered; a live worker heartbeats every ``lease_s / 4``. ``tenant_limit`` caps the jobs of one
     tenant running at once across all workers. ``poll_s`` bounds how late a scheduled job starts.
+    ``queue`` names the procrastinate queue (separate deployments can share a database);
+    ``fetchers`` caps the claims in flight per process; ``pool_size`` its database connections.
 
     >>> async with PgQueue(url) as queue:  # doctest: +SKIP
     ...     await queue.put(Job(run_id=run_id, agent="support", priority="interactive"))
@@ -115,6 +118,7 @@ class PgQueue:
         lease_s: float = 15.0,
         poll_s: float = 1.0,
         pool_size: int = 10,
+        fetchers: int = 4,
     ) -> None:
         if lease_s <= 0 or poll_s <= 0:
             raise ConfigError("PgQueue: lease_s and poll_s must be positive")
@@ -125,11 +129,17 @@ class PgQueue:
         self.poll_s = poll_s
         self._pool_size = pool_size
         self._connector: PsycopgConnector | None = None
+        self._own_pool: Any = None
         self._worker_id: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: asyncio.Condition | None = None
-        self._gen = 0  # bumped by every notification
-        self._empty: tuple[float, int] = (-1e9, -1)  # (when, generation) of the last empty fetch
+        self.fetchers = fetchers
+        self._waiters: collections.deque[asyncio.Future[Job]] = collections.deque()
+        self._ready: collections.deque[Job] = collections.deque()  # claimed, nobody waiting any more
+        self._wanted = asyncio.Event()  # a claimer is waiting
+        self._credited = asyncio.Event()
+        self._credit = 1  # fetches worth trying now: look once at start
+        self._announced = 0  # notifications received
+        self._inflight = 0  # fetches in progress
         self._consumer_lock: asyncio.Lock | None = None
 
     @property
@@ -146,13 +156,21 @@ class PgQueue:
             raise ConfigError(
                 "PgQueue needs the distributed extra: pip install 'keel[distributed]'"
             ) from None
-        self._connector = PsycopgConnector(conninfo=self.url, min_size=1, max_size=self._pool_size)
+        from psycopg_pool import AsyncConnectionPool
+
+        # Our own pool, handed to procrastinate: autocommit (each queue statement commits itself,
+        # no extra COMMIT round trip) and no per-checkout liveness query (procrastinate's default
+        # pool pings on every checkout). Together they cut a claim or release from 3 round trips to 1.
+        self._own_pool = AsyncConnectionPool(
+            self.url, min_size=1, max_size=self._pool_size, kwargs={"autocommit": True}, open=False
+        )
+        self._connector = PsycopgConnector()
         try:
-            await self._connector.open_async()
+            await self._own_pool.open(wait=True)
+            await self._connector.open_async(self._own_pool)
             await self._ensure_schema()
         except Exception as e:
             raise StoreError(f"cannot open the run queue: {type(e).__name__}: {e}") from e
-        self._wake = asyncio.Condition()
         self._consumer_lock = asyncio.Lock()
         return self
 
@@ -209,6 +227,7 @@ class PgQueue:
                     await conn.execute("select procrastinate_unregister_worker_v1(%s)", (self._worker_id,))
             self._worker_id = None
         await self._connector.close_async()
+        await self._own_pool.close()
         self._connector = None
 
     # -- producing ---------------------------------------------------------------------------------
@@ -267,6 +286,10 @@ class PgQueue:
                 self._tasks = [
                     asyncio.create_task(self._listen(), name="keel-queue-listen"),
                     asyncio.create_task(self._heartbeat(), name="keel-queue-heartbeat"),
+                    *(
+                        asyncio.create_task(self._fetch_loop(), name="keel-queue-fetch")
+                        for _ in range(self.fetchers)
+                    ),
                 ]
         return self._worker_id
 
@@ -278,22 +301,69 @@ class PgQueue:
     async def claim(self, worker: str, timeout_s: float = 1.0) -> Job | None:
         """Take the next due job (priority class, then age), or ``None`` after ``timeout_s``."""
         await self._ensure_consumer()
-        deadline = time.monotonic() + timeout_s
+        if self._ready:
+            return self._ready.popleft()
+        fut: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._wanted.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        except TimeoutError:
+            if fut.done() and not fut.cancelled():
+                return fut.result()  # handed over just as the wait ran out: keep it
+            fut.cancel()
+            return None
+
+    def _live_waiters(self) -> int:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()
+        return sum(not f.done() for f in self._waiters)
+
+    def _hand_over(self, job: Job) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(job)
+                return
+        self._ready.append(job)  # the claimer gave up meanwhile: the next claim gets it
+
+    def _grant(self, n: int = 1) -> None:
+        """Allow ``n`` more fetches: a job was announced, or the last fetch found one (more may wait)."""
+        self._credit = min(self._credit + n, self.fetchers)
+        self._credited.set()
+
+    async def _fetch_loop(self) -> None:
+        # One fetch stream per process, however many lanes wait: up to ``fetchers`` round trips in
+        # flight while jobs keep coming, none while the queue is empty (until a notification or
+        # the poll interval), so idle lanes cost no queries and a notification wakes no herd.
         while True:
-            gen = self._gen
-            when, empty_gen = self._empty
-            # Lanes share one process: after an empty fetch, the others wait for a notification
-            # or the poll interval instead of asking the database again.
-            if empty_gen != gen or time.monotonic() - when >= self.poll_s:
+            if self._live_waiters() <= self._inflight:  # every waiter already has a fetch coming
+                self._wanted.clear()
+                await self._wanted.wait()
+                continue
+            if self._credit <= 0:
+                self._credited.clear()
+                try:
+                    await asyncio.wait_for(self._credited.wait(), self.poll_s)
+                except TimeoutError:
+                    self._grant()  # poll: scheduled jobs fall due without a notification
+                continue
+            self._credit -= 1
+            self._inflight += 1
+            seen = self._announced
+            try:
                 job = await self._fetch()
-                if job is not None:
-                    await self._notify_one()  # more may be waiting: wake another idle lane
-                    return job
-                self._empty = (time.monotonic(), gen)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            await self._wait(min(left, self.poll_s))
+            except Exception as e:  # a bug or an odd database error must not kill the stream
+                log.exception("fetching a job failed (%s); retrying", type(e).__name__)
+                await asyncio.sleep(self.poll_s)
+                continue
+            finally:
+                self._inflight -= 1
+            if job is not None:
+                self._hand_over(job)
+                self._grant()
+            elif seen == self._announced:  # nothing due, and nothing announced since we looked
+                self._credit = 0
 
     async def _fetch(self) -> Job | None:
         import psycopg
@@ -382,17 +452,6 @@ class PgQueue:
 
     # -- background: wake-ups, heartbeats, redelivery ---------------------------------------------
 
-    async def _notify_one(self) -> None:
-        assert self._wake is not None
-        async with self._wake:
-            self._wake.notify(1)
-
-    async def _wait(self, seconds: float) -> None:
-        assert self._wake is not None
-        async with self._wake:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), seconds)
-
     async def _listen(self) -> None:
         # Our own LISTEN loop (not procrastinate's helper, whose cancellation waits for its 30 s
         # listen timeout): closing a worker must not stall its drain.
@@ -403,10 +462,10 @@ class PgQueue:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                    self._gen += 1  # anything queued while we were not listening: look again
+                    self._grant()  # anything queued while we were not listening: look again
                     async for _ in conn.notifies():
-                        self._gen += 1
-                        await self._notify_one()
+                        self._announced += 1
+                        self._grant()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the database restarted: polling covers the gap

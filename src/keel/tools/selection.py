@@ -218,6 +218,9 @@ class ToolPath:
     """Tool rounds per user turn; after them the model answers from the results."""
     check_grounding: bool = True
     max_fallbacks: int = 1
+    fallback_tool: str | None = None
+    """A catch-all tool (typically a search) used when nothing is routed confidently or when the
+    chosen tool's arguments are not grounded, before asking the user."""
     """Other candidates to try when the chosen tool's arguments are not grounded (each costs a model call)."""
     ungrounded_ok: set[str] = field(default_factory=set)
     """Argument names exempt from the grounding check (values the model may legitimately infer)."""
@@ -247,10 +250,15 @@ class ToolPath:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         candidates = [name for name, s in ranked[: self.top_k] if s >= self.min_score]
         self._stage(run, "select", {"scores": {k: round(v, 4) for k, v in ranked}, "candidates": candidates})
+        fb = self.fallback_tool if self.fallback_tool in run.config.tools else None
         if not candidates:
+            if fb is not None and ranked and ranked[0][1] >= self.min_score / 2:
+                return await self._fill_and_check(run, run.config.tools[fb], Usage())
             return await self._answer(run)
         chosen, usage = await self._decide(run, candidates, ranked)
         fallbacks = [c for c in candidates if c != chosen][: self.max_fallbacks]
+        if fb is not None and fb not in fallbacks:
+            fallbacks.append(fb)
         return await self._fill_and_check(run, run.config.tools[chosen], usage, fallbacks)
 
     def _query(self, run: Run) -> str:

@@ -5,7 +5,8 @@ the truth (vectors, texts, metadata, BM25 postings) in one transactional file th
 and no extension; search multiplies an in-memory copy of the vectors, which is exact (recall 1.0),
 several times faster than sqlite-vec's brute force, and filters before scoring, so a filtered
 search never comes back short as post-filtered HNSW results do. Another process's commits are
-noticed through ``PRAGMA data_version`` and the matrix is reloaded.
+noticed through a generation counter that every write of this collection bumps, and the matrix is
+reloaded; writes by other tables in the same file (the embedding cache) cost nothing.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class SQLiteIndex:
         self._dim = int(stored) if stored is not None else dim
         self._matrix: SlotMatrix | None = None
         self._version = -1
+        self._generation = -1
         self._stats: tuple[int, float] | None = None
 
     # ---------------------------------------------------------------- schema and state
@@ -111,15 +113,30 @@ class SQLiteIndex:
         return self._dim
 
     def _fresh_matrix(self) -> SlotMatrix:
-        """The in-memory vectors, reloaded when another connection has committed since we looked."""
+        """The in-memory vectors, reloaded when another connection changed this collection.
+
+        ``PRAGMA data_version`` is a free check that *someone* committed to the file; only then is
+        the collection's own generation counter read, so commits to other tables (the embedding
+        cache in the same file) never trigger a reload.
+        """
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if self._matrix is None or version != self._version:
+        if self._matrix is not None and version == self._version:
+            return self._matrix
+        generation = int(self._meta_get("generation") or 0)
+        if self._matrix is None or generation != self._generation:
             dim_s = self._meta_get("dim")
             self._dim = int(dim_s) if dim_s is not None else self._dim
             self._matrix = SlotMatrix.load(self._conn, self._t["items"], self._dim or 1)
-            self._version = version
+            self._generation = generation
             self._stats = None
+        self._version = version
         return self._matrix
+
+    def _bump_generation_locked(self) -> None:
+        self._generation += 1
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO {self._t['meta']} VALUES ('generation', ?)", (str(self._generation),)
+        )
 
     # ---------------------------------------------------------------- writes
 
@@ -168,12 +185,14 @@ class SQLiteIndex:
                 self._conn.execute(
                     f"INSERT OR REPLACE INTO {t['meta']} VALUES ('next_slot', ?)", (str(first + len(ids)),)
                 )
+                self._bump_generation_locked()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                self._matrix = None  # the generation may be off by one now: reload next time
                 raise
             store.remove(old)
-            store.append(slots, matrix)
+            store.append(slots, matrix, [r[2] for r in rows], [r[3] for r in rows])
             self._stats = None
 
     def _delete_ids_locked(self, ids: Sequence[str]) -> list[int]:
@@ -217,9 +236,12 @@ class SQLiteIndex:
                     self._delete_slots_locked(slots)
                 else:
                     slots = self._delete_ids_locked(list(ids or []))
+                if slots:
+                    self._bump_generation_locked()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                self._matrix = None  # the generation may be off by one now: reload next time
                 raise
             store.remove(slots)
             self._stats = None
@@ -273,18 +295,21 @@ class SQLiteIndex:
     def _search_sync(self, q: NDArray[np.float32], k: int, f: Filter) -> list[Hit]:
         with self._lock:
             store = self._fresh_matrix()
+            mask = None
             if not f.empty:
-                where, params = self._where(f)
-                slots = [
-                    r[0]
-                    for r in self._conn.execute(
-                        f"SELECT slot FROM {self._t['items']} i WHERE {where}", params
-                    )
-                ]
-                scored = store.top_k(q, k, slots)
-            else:
-                scored = store.top_k(q, k, None)
-            return self._hits(scored, "vector")
+                mask = store.mask(f.tenant, f.source)
+                if f.tags:  # tags live in SQL only: intersect the mask with the tagged rows
+                    where, params = self._where(Filter(tags=f.tags))
+                    slots = [
+                        r[0]
+                        for r in self._conn.execute(
+                            f"SELECT slot FROM {self._t['items']} i WHERE {where}", params
+                        )
+                    ]
+                    tagged = mask & False
+                    tagged[store.rows_of(slots)] = True
+                    mask &= tagged
+            return self._hits(store.top_k(q, k, mask), "vector")
 
     async def keyword_search(self, query: str, k: int = 10, filter: FilterLike = None) -> list[Hit]:
         """BM25 (k1=1.2, b=0.75) over text + title + section, computed in SQL from the postings."""
