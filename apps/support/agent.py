@@ -69,6 +69,10 @@ class SupportFlow:
 
     async def step(self, run: Run) -> None:
         st = run.state
+        if not isinstance(run.config.deps, SupportDeps):
+            # started without a signed-in customer (e.g. through the generic API with no customer_id)
+            await finish_with_answer(run, "Please sign in first, so I can look up your account and orders.")
+            return
         if st.pending_calls:
             await run.execute_tools(st.pending_calls)
             return
@@ -418,6 +422,24 @@ class SupportAgent(Agent[str]):
         super().__init__(**kwargs)
         self.shop = shop
         self.kb = kb
+
+    async def _deps_from_log(self, run_id: str) -> SupportDeps | None:
+        """Rebuild the customer context from the run's own log, so any worker can continue the run."""
+        first = await self.store.events(run_id, limit=1)
+        customer = first[0].metadata.get("customer_id") if first and first[0].type == "run_started" else None
+        return self.deps_for_customer(customer) if customer else None
+
+    async def advance(
+        self, run_id: str, *, steps: int | None = 1, deps: Any = None, listener: Any = None
+    ) -> RunState:
+        return await super().advance(
+            run_id, steps=steps, deps=deps or await self._deps_from_log(run_id), listener=listener
+        )
+
+    async def resume(self, run_id: str, decision: bool | None = None, **kwargs: Any) -> RunResult[str]:
+        if kwargs.get("deps") is None:
+            kwargs["deps"] = await self._deps_from_log(run_id)
+        return await super().resume(run_id, decision, **kwargs)
 
     def deps_for_customer(self, customer_id: str) -> SupportDeps:
         if self.shop.customer(customer_id) is None:

@@ -461,6 +461,10 @@ async def _answer_stream(
         if not run_id:
             yield _sse("error", {"message": _FAILED_ANSWER})
             return
+    except Exception:  # the response has started: an error event is the only way left to say so
+        log.exception("support chat run %s broke", run_id or "?")
+        yield _sse("error", {"message": _FAILED_ANSWER})
+        return
     state = RunState.from_events(run_id, await agent.store.events(run_id))
     yield _sse("answer", _turn(state, time.time()))
 

@@ -178,3 +178,23 @@ async def test_real_model_answers_an_order_question(home) -> None:
     import re
 
     assert set(re.findall(r"A-\d{5}", r.output)) <= {o["id"]}
+
+
+async def test_a_worker_continues_a_support_run_without_being_told_the_customer(home) -> None:
+    o = order_where(refund_eligible=True, refundable_amount=lambda a: a > 150)
+    agent = agent_for(home)
+    first = await ask(agent, o["customer_id"], f"Return everything from {o['id']}.")
+    worker_side = agent_for(home)  # a fresh agent, as on another worker: no deps passed
+    await worker_side.decide(first.run_id, True, by="supervisor")
+    state = await worker_side.advance(first.run_id, steps=None)
+    assert state.status == "finished"
+    assert [x["amount"] for x in Shop(home / "support.db").refunds(o["customer_id"])] == [
+        o["refundable_amount"]
+    ]
+
+
+async def test_a_run_with_no_customer_asks_to_sign_in(home) -> None:
+    agent = agent_for(home)
+    run_id = await agent.start("where is my order A-10001?")
+    state = await agent.advance(run_id, steps=None)
+    assert state.status == "finished" and "sign in" in state.output

