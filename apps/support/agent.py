@@ -255,11 +255,42 @@ def check_answer(answer: str, evidence: str, run: Run) -> list[str]:
     for m in _MONEY.findall(answer):
         if round(float(m.replace(",", "")), 2) not in numbers:
             problems.append(f"amount ${m} is not in the facts")
+    problems += _missing_facts(answer, st)
     refunded = any(
         c.name == "process_refund" and c.id in st.results and not st.results[c.id].is_error for c in st.calls
     )
     if _CLAIM.search(answer) and not refunded:
         problems.append("claims a refund that was not processed")
+    return problems
+
+
+def _missing_facts(answer: str, st: RunState) -> list[str]:
+    """Facts the tools established that the answer must state (the small model tends to drop them)."""
+    low = answer.lower()
+    found_facts = any(r is not None and not r.is_error for r in (st.results.get(c.id) for c in st.calls))
+    if found_facts and ("not certain" in low or "not sure" in low):
+        return ["says it is unsure although the tools found the facts"]
+    problems = []
+    for call in st.calls:
+        res = st.results.get(call.id)
+        if res is None or res.is_error or not isinstance(res.content, dict):
+            continue
+        c = res.content
+        if call.name == "get_order_status":
+            if (
+                c.get("status")
+                and c["status"] not in low
+                and not (c["status"] == "cancelled" and "canceled" in low)
+            ):
+                problems.append(f"does not state the order's status ({c['status']})")
+            if c.get("tracking_number") and c["status"] == "shipped" and c["tracking_number"] not in answer:
+                problems.append("does not give the tracking number")
+        elif call.name == "process_refund" and f"{float(c['amount']):.2f}" not in answer:
+            problems.append("does not state the refunded amount")
+        elif call.name == "cancel_order" and "cancel" not in low:
+            problems.append("does not confirm the cancellation")
+        elif call.name == "create_ticket" and c.get("id") and c["id"] not in answer:
+            problems.append("does not give the ticket number")
     return problems
 
 
@@ -385,7 +416,7 @@ def _order_sentence(c: dict[str, Any]) -> str:
     if status == "cancelled":
         s = f"Order {c['id']} was cancelled" + (f" on {c['cancelled']}" if c.get("cancelled") else "")
     elif status == "returned":
-        s = f"We received your return of order {c['id']}" + (
+        s = f"Order {c['id']} was returned: we received it" + (
             f" on {c['returned']}" if c.get("returned") else ""
         )
     else:

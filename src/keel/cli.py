@@ -243,7 +243,7 @@ def _register_plugins() -> None:
     for module, attr in _PLUGINS:
         try:
             cmd = getattr(importlib.import_module(module), attr)
-        except ImportError:
+        except (ImportError, AttributeError):  # an optional part that is not installed
             continue
         cli.add_command(cmd)
 
@@ -255,7 +255,7 @@ _PLUGINS: list[tuple[str, str]] = [
     ("keel.serve.cli", "keys"),
     ("keel.runtime.cli", "worker"),
     ("keel.evals.cli", "eval_cmd"),
-    ("keel.evals.cli", "bench"),
+    ("keel.bench.cli", "bench"),
     ("apps.support.cli", "support"),
 ]
 
