@@ -34,8 +34,13 @@ DEFAULT_FACT_PATTERNS: tuple[str, ...] = (
     r"\b[A-Z]{1,3}-\d{3,8}\b",  # order, ticket, customer ids: A-10023, T-5001
     r"\b[A-Z]{2}\d{9,12}[A-Z]{0,2}\b",  # tracking numbers: 1Z…, CC439011408US
     r"\b1Z[0-9A-Z]{16}\b",
+    r"\b\d{4}-\d{2}-\d{2}\b",  # ISO dates
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:, \d{4})?\b",
 )
-"""Facts an answer must not invent: amounts, reference ids and tracking numbers."""
+"""Facts an answer must not invent: amounts, reference ids, tracking numbers and dates."""
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_NAMED_DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.? (\d{1,2})(?:st|nd|rd|th)?(?:, (\d{4}))?")
 
 _FLOAT_TOLERANCE = 0.01
 
@@ -176,16 +181,22 @@ def grounded(
     facts = list(dict.fromkeys(facts))
     numbers = {n.replace(",", "") for n in _NUMBER.findall(evidence)}
     numbers |= {f"{float(n):.2f}" for n in numbers if n.replace(".", "", 1).isdigit()}
-    missing = []
-    for fact in facts:
-        if fact.lstrip().startswith("$"):
-            # a whole number in the evidence, not a substring: "$12" is not grounded by "1234.5"
-            ok = any(f.replace(",", "") in numbers for f in _normal(fact))
-        else:
-            ok = re.search(rf"(?<![\w-]){re.escape(fact)}(?![\w-])", evidence) is not None
-        if not ok:
-            missing.append(fact)
+    missing = [f for f in facts if not _found(f, evidence, numbers)]
     return len(facts), missing
+
+
+def _found(fact: str, evidence: str, numbers: set[str]) -> bool:
+    if fact.lstrip().startswith("$"):
+        # a whole number in the evidence, not a substring: "$12" is not grounded by "1234.5"
+        return any(f.replace(",", "") in numbers for f in _normal(fact))
+    named = _NAMED_DATE.fullmatch(fact)
+    if named is not None and named.group(1).lower() in _MONTHS:
+        # "October 30, 2025" is grounded by 2025-10-30 in a tool result (or by the same words)
+        month, day = _MONTHS.index(named.group(1).lower()) + 1, int(named.group(2))
+        year = named.group(3) or r"\d{4}"
+        iso = year + f"-{month:02d}-{day:02d}"
+        return re.search(iso, evidence) is not None or fact.casefold() in evidence.casefold()
+    return re.search(rf"(?<![\w-]){re.escape(fact)}(?![\w-])", evidence) is not None
 
 
 def grade(
