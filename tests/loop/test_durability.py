@@ -14,16 +14,25 @@ HERE = Path(__file__).parent
 
 
 def run_proc(mode: str, db: Path, ledger: Path, crash: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KEEL_LEDGER": str(ledger), "KEEL_CRASH_AT": crash,
-           "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "KEEL_LEDGER": str(ledger),
+        "KEEL_CRASH_AT": crash,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.run(
         [sys.executable, str(HERE / "durable_agent.py"), mode, str(db), "run-1"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("crash", ["model_call", "tool_before_effect", "tool_after_effect", "second_model_call"])
+@pytest.mark.parametrize(
+    "crash", ["model_call", "tool_before_effect", "tool_after_effect", "second_model_call"]
+)
 def test_killed_run_resumes_without_repeating_side_effects(tmp_path, crash) -> None:
     db, ledger = tmp_path / "runs.db", tmp_path / "ledger.jsonl"
     first = run_proc("start", db, ledger, crash)
@@ -31,7 +40,10 @@ def test_killed_run_resumes_without_repeating_side_effects(tmp_path, crash) -> N
 
     resumed = run_proc("resume", db, ledger)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout.strip().splitlines()[-1]) == {"status": "finished", "output": "both refunded"}
+    assert json.loads(resumed.stdout.strip().splitlines()[-1]) == {
+        "status": "finished",
+        "output": "both refunded",
+    }
 
     entries = [json.loads(line) for line in ledger.read_text().splitlines()]
     assert sorted(e["order"] for e in entries) == ["A-1", "A-2"]  # each refund exactly once

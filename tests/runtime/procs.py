@@ -15,7 +15,14 @@ HERE = Path(__file__).parent
 
 
 def spawn_worker(
-    url: str, tmp: Path, name: str, *, lease_s: float = 1.5, concurrency: int = 8, **env: str
+    url: str,
+    tmp: Path,
+    name: str,
+    *,
+    lease_s: float = 1.5,
+    concurrency: int = 8,
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> subprocess.Popen[bytes]:
     """Start ``keel worker`` running ``crash_agent:build_agent``; its log goes to ``proc.log_path``."""
     full_env = {
@@ -28,7 +35,7 @@ def spawn_worker(
     log = log_path.open("ab")
     cmd = [
         sys.executable, "-m", "keel.cli", "worker", "--agents", "crash_agent:build_agent",
-        "--store", url, "--concurrency", str(concurrency), "--lease", str(lease_s), "--name", name,
+        "--store", url, "--concurrency", str(concurrency), "--lease", str(lease_s), "--name", name, *args,
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     log.close()

@@ -137,3 +137,16 @@ async def test_job_of_a_killed_process_is_redelivered_after_the_lease(url) -> No
         waited = time.monotonic() - killed
         assert job is not None and job.id == held_id.strip() and job.attempts == 2
         assert 0.5 < waited < 4  # after the lease (1 s) plus at most a reaper period, not before
+
+
+@pytest.mark.integration
+async def test_a_run_enqueued_again_while_running_keeps_exactly_one_job(url) -> None:
+    async with PgQueue(url) as q:
+        await q.put(Job(run_id="r", agent="a"))
+        held = await q.claim("w")
+        await q.put(Job(run_id="r", agent="a"))  # e.g. the API resumes the run while a step is in flight
+        assert await q.claim("w", timeout_s=0.3) is None  # one step of a run at a time (procrastinate lock)
+        await q.release(held)  # the next step: the job waiting already carries the run on
+        assert await q.counts() == {"todo": 1}
+        again = await q.claim("w", timeout_s=2)
+        assert again is not None and again.run_id == "r" and again.id != held.id

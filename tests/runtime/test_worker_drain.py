@@ -64,6 +64,48 @@ async def test_sigterm_mid_step_finishes_and_persists_the_step(postgres_url, tmp
 
 
 @pytest.mark.integration
+async def test_a_drain_past_its_deadline_exits_and_the_step_is_redelivered(
+    postgres_url, tmp_path: Path
+) -> None:
+    from crash_agent import build_agent
+
+    from keel.runtime import Job
+    from keel.runtime.pgqueue import PgQueue
+    from keel.store.postgres import PostgresStore
+
+    url = new_database(postgres_url, "deadline")
+    store = await PostgresStore(url).open()
+    queue = await PgQueue(url).open()
+    rid = await build_agent(store).start("refund order O-9")
+    marker = tmp_path / "started"
+    stuck = spawn_worker(url, tmp_path, "stuck", args=("--drain-timeout", "1"),
+                         KEEL_MODEL_DELAY="60", KEEL_STEP_MARKER=str(marker))  # fmt: skip
+    wait_ready(stuck)
+    await queue.put(Job(run_id=rid, agent="crashy"))
+
+    async def in_flight() -> bool:
+        return marker.exists()
+
+    assert await wait_until(in_flight, 10, 0.02)
+    sent = time.monotonic()
+    assert stop(stuck) == 3  # gave up on its 60 s model call after the 1 s deadline
+    assert time.monotonic() - sent < 8
+    assert "pending tasks" in stuck.log_path.read_text()  # and said what it was waiting on
+
+    fresh = spawn_worker(url, tmp_path, "fresh")
+    try:
+        finished = await wait_until(lambda: _finished(store, rid), 30)
+    finally:
+        wait_ready(fresh)
+        assert stop(fresh) == 0
+    assert finished  # the step came back through the lease and ran elsewhere
+    events = await store.events(rid)
+    assert [e.seq for e in events] == list(range(len(events)))
+    await queue.close()
+    await store.close()
+
+
+@pytest.mark.integration
 async def test_sigterm_on_an_idle_worker_exits_promptly(postgres_url, tmp_path: Path) -> None:
     url = new_database(postgres_url, "idle")
     proc = spawn_worker(url, tmp_path, "idle")

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from keel.errors import ContextTooLong
 from keel.events import Event, Message, SystemMessage, UserMessage
-from keel.memory.prune import TextCounter, head_tail, prune_messages
+from keel.memory._counting import LRU, TokenCounter
+from keel.memory.prune import head_tail, prune_messages
 from keel.memory.summary import SessionSummary, Summarizer, digest, load_session_summary, summary_events
-from keel.models._tokens import estimate_text_tokens
 
 if TYPE_CHECKING:
     from keel.loop.run import Run
@@ -101,35 +101,29 @@ class TokenWindow:
 
 
 def _fit_turns(
-    head: list[Message], older: list[Message], current: Sequence[Message], budget: int, model: Model
+    head: list[Message],
+    older: list[Message],
+    current: Sequence[Message],
+    budget: int,
+    model: Model,
+    counter: TokenCounter | None = None,
 ) -> list[Message]:
     """The newest whole turns of ``older`` such that head + turns + current fit ``budget`` exactly."""
-    base = model.count_tokens(head)
-    used = model.count_tokens([*head, *current])
+    counter = counter or TokenCounter(model)
+    base = counter.messages(head)
+    used = counter.messages([*head, *current])
     start = len(older)
     for s, e in reversed(group_turns(older)):
-        cost = model.count_tokens([*head, *older[s:e]]) - base
+        cost = counter.turn(head, base, older[s:e])
         if used + cost > budget:
             break
         used += cost
         start = s
     # chat templates do not add up exactly turn by turn: check the whole and drop more if needed
     spans = [s for s, _ in group_turns(older) if s >= start]
-    while spans and model.count_tokens([*head, *older[spans[0] :], *current]) > budget:
+    while spans and counter.messages([*head, *older[spans[0] :], *current]) > budget:
         spans.pop(0)
     return older[spans[0] :] if spans else []
-
-
-def text_counter(model: Model) -> TextCounter:
-    """Tokens of a text by ``model``'s count (the cost of one message holding it, minus framing)."""
-    empty = model.count_tokens([UserMessage(content="")])
-
-    def count(text: str) -> int:
-        if len(text) < 64:  # too short to matter; spares the tokenizer thousands of tiny calls
-            return estimate_text_tokens(text)
-        return max(0, model.count_tokens([UserMessage(content=text)]) - empty)
-
-    return count
 
 
 @dataclass
@@ -199,6 +193,8 @@ class ContextWindow:
         self.summary_heading = summary_heading
         self._memos: OrderedDict[str, _RunMemo] = OrderedDict()
         self._sessions: dict[str, SessionSummary] = {}
+        self._counts: LRU[int] = LRU(8192)
+        self._pruned: LRU[str] = LRU(1024)
 
     # -- budget and layout -------------------------------------------------------------------------
 
@@ -209,6 +205,14 @@ class ContextWindow:
         if model is None:
             raise ValueError("ContextWindow without max_tokens needs a model to size its budget")
         return max(256, model.profile.context_window - self.reserve_tokens)
+
+    def _counter(self, model: Model) -> TokenCounter:
+        return TokenCounter(model, self._counts)
+
+    def _prune(self, messages: list[Message], counter: TokenCounter) -> list[Message]:
+        if self.prune_tool_tokens is None:
+            return messages
+        return prune_messages(messages, self.prune_tool_tokens, counter.text, cache=self._pruned)
 
     def _memo(self, run_id: str) -> _RunMemo:
         memo = self._memos.get(run_id)
@@ -277,34 +281,32 @@ class ContextWindow:
         budget = self.budget(model)
         summary = self._valid_summary(memo, state, history)
         system = self._system(head, state, memo, summary)
-        older = history[summary.covers :] if summary else history
-        count = text_counter(model)
-        if self.prune_tool_tokens is not None:
-            older = prune_messages(older, self.prune_tool_tokens, count)
-        current = self._fit_current(system, list(state.messages), budget, model, count)
-        kept = _fit_turns(system, older, current, budget, model)
+        counter = self._counter(model)
+        older = self._prune(history[summary.covers :] if summary else history, counter)
+        current = self._fit_current(system, list(state.messages), budget, counter)
+        kept = _fit_turns(system, older, current, budget, model, counter)
         memo.built = [*system, *kept, *current]
         return memo.built
 
     def _fit_current(
-        self, system: list[Message], current: list[Message], budget: int, model: Model, count: TextCounter
+        self, system: list[Message], current: list[Message], budget: int, counter: TokenCounter
     ) -> list[Message]:
         """The current run, its already-answered tool results pruned when it does not fit."""
-        if model.count_tokens([*system, *current]) <= budget:
+        if counter.messages([*system, *current]) <= budget:
             return current
         for limit in (self.prune_tool_tokens or 256, 64):
-            current = prune_messages(current, limit, count, answered_only=True)
-            if model.count_tokens([*system, *current]) <= budget:
+            current = prune_messages(current, limit, counter.text, answered_only=True, cache=self._pruned)
+            if counter.messages([*system, *current]) <= budget:
                 return current
         if len(current) > 1:  # the newest result is still too big: keep its head and tail
-            room = budget - model.count_tokens([*system, *current[:-1]])
+            room = budget - counter.messages([*system, *current[:-1]])
             last = current[-1]
             if room > 32:
-                trimmed = head_tail(last.content, room - 16, count)
+                trimmed = head_tail(last.content, room - 16, counter.text)
                 current = [*current[:-1], last.model_copy(update={"content": trimmed})]
-                if model.count_tokens([*system, *current]) <= budget:
+                if counter.messages([*system, *current]) <= budget:
                     return current
-        used = model.count_tokens([*system, *current])
+        used = counter.messages([*system, *current])
         raise ContextTooLong(
             f"the instructions, pinned facts, summary and current run need {used} tokens, over the "
             f"context budget of {budget}: raise ContextWindow(max_tokens=...), shorten the instructions "
@@ -393,17 +395,18 @@ class ContextWindow:
         budget = self.budget(model)
         covers = summary.covers if summary else 0
         system = self._system(head, state, memo, summary)
-        count = text_counter(model)
-        older = history[covers:]
-        if self.prune_tool_tokens is not None:
-            older = prune_messages(older, self.prune_tool_tokens, count)
-        current = list(state.messages)
-        have = count(summary.text) if summary else 0
+        counter = self._counter(model)
+        older = self._prune(history[covers:], counter)
+        try:  # size the current run as build will send it (answered tool results pruned)
+            current = self._fit_current(system, list(state.messages), budget, counter)
+        except ContextTooLong:
+            current = list(state.messages)
+        have = counter.text(summary.text) if summary else 0
         growth = max(0, self.summarizer.max_tokens - have)
-        room = budget - model.count_tokens([*system, *current]) - growth
-        base = model.count_tokens(system)
+        room = budget - counter.messages([*system, *current]) - growth
+        base = counter.messages(system)
         spans = group_turns(older)
-        costs = [model.count_tokens([*system, *older[s:e]]) - base for s, e in spans]
+        costs = [counter.turn(system, base, older[s:e]) for s, e in spans]
         if sum(costs) <= room:
             return None
         target, total, cut = room * self.recent_share, 0, len(older)
@@ -429,16 +432,14 @@ class ContextWindow:
         if cut is None:
             return False
         covers = summary.covers if summary else 0
-        count = text_counter(model)
-        new = history[covers:cut]
-        if self.prune_tool_tokens is not None:
-            new = prune_messages(new, self.prune_tool_tokens, count)
+        counter = self._counter(model)
+        new = self._prune(history[covers:cut], counter)
         try:
             result = await self.summarizer.summarize(summary.text if summary else "", new, model)
         except Exception:  # a summary is an optimisation: without it the oldest turns are dropped
             _log.exception("summarising %d messages failed; dropping old turns instead", len(new))
             return False
-        text = head_tail(result.text, self.summarizer.max_tokens, count)
+        text = head_tail(result.text, self.summarizer.max_tokens, counter.text)
         dig = digest(history[:cut])
         used = self.summarizer.model or model
         for ev in summary_events(state.run_id, cut, text, dig, result, used.name, len(new)):

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from keel.events import AssistantMessage, Message, ToolMessage, UserMessage
+from keel.memory._counting import LRU, key_of
 from keel.models._tokens import estimate_text_tokens
 
 __all__ = ["TextCounter", "head_tail", "prune_messages", "prune_text", "salient_terms"]
@@ -214,17 +215,33 @@ def _later_text(messages: Sequence[Message], start: int) -> str:
     return "\n".join(parts)
 
 
+def _pruned(
+    content: str,
+    messages: Sequence[Message],
+    i: int,
+    max_tokens: int,
+    count: TextCounter,
+    cache: LRU[str] | None,
+) -> str:
+    later = _later_text(messages, i)
+    if cache is None:
+        return prune_text(content, later, max_tokens, count)
+    key = key_of("prune", str(max_tokens), content, later)
+    return cache.get_or(key, lambda: prune_text(content, later, max_tokens, count))
+
+
 def prune_messages(
     messages: Sequence[Message],
     max_tokens: int,
     count: TextCounter = estimate_text_tokens,
     *,
     answered_only: bool = False,
+    cache: LRU[str] | None = None,
 ) -> list[Message]:
     """``messages`` with every tool result over ``max_tokens`` pruned (see :func:`prune_text`).
 
     ``answered_only`` leaves alone the results no assistant message has followed yet: the model has
-    not read those, so it still needs them whole.
+    not read those, so it still needs them whole. ``cache`` memoises results across calls.
     """
     out: list[Message] = []
     for i, m in enumerate(messages):
@@ -232,7 +249,7 @@ def prune_messages(
             answered = any(isinstance(x, AssistantMessage) for x in messages[i + 1 :])
             if not answered_only or answered:
                 m = m.model_copy(
-                    update={"content": prune_text(m.content, _later_text(messages, i), max_tokens, count)}
+                    update={"content": _pruned(m.content, messages, i, max_tokens, count, cache)}
                 )
         out.append(m)
     return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 SUMMARY_ANNOTATION = "memory.summary"
+EARLIER = "Earlier (summary): "
 """The ``Annotation.kind`` written beside each ``SummaryCreated``."""
 
 DEFAULT_INSTRUCTIONS = (
@@ -100,6 +102,31 @@ def transcript(messages: Sequence[Message], max_chars: int = 4000) -> str:
     return "\n".join(lines)
 
 
+def drop_repeats(text: str) -> str:
+    """``text`` without sentences it already said: small models fall into loops near their limit.
+
+    >>> drop_repeats("Dana wants a refund. Dana prefers email. Dana wants a refund. Dana pre")
+    'Dana wants a refund. Dana prefers email.'
+    """
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip()]
+    seen: set[str] = set()
+    out: list[str] = []
+    for i, p in enumerate(parts):
+        key = p.lower().rstrip(".!?")
+        if key in seen:
+            continue
+        if (
+            i == len(parts) - 1
+            and len(parts) > 1
+            and p[-1] not in ".!?"
+            and any(k.startswith(key) for k in seen)
+        ):
+            continue  # a cut-off repeat at the end
+        seen.add(key)
+        out.append(p)
+    return " ".join(out)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSummary:
     """A summary in force: its text, how many conversation messages it covers, their digest."""
@@ -135,15 +162,21 @@ class Summarizer:
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
-        words = max(20, int(max_tokens * 0.6))
-        self.instructions = (instructions or DEFAULT_INSTRUCTIONS).replace("{words}", str(words))
+        self.words = max(20, int(max_tokens * 0.6))
+        self.instructions = (instructions or DEFAULT_INSTRUCTIONS).replace("{words}", str(self.words))
 
     def prompt(self, previous: str, messages: Sequence[Message]) -> list[Message]:
-        """The messages the summarising model is sent."""
+        """The messages the summarising model is sent.
+
+        The previous summary opens the conversation block as its first line, and the request comes
+        last: small local models asked for "an updated summary" beside a separate "summary so far"
+        tended to copy their input back; this shape they condense.
+        """
+        earlier = f"{EARLIER}{previous.strip()}\n" if previous.strip() else ""
         body = (
-            f"Summary so far:\n{previous.strip() or '(none yet)'}\n\n"
-            f"New messages:\n{transcript(messages)}\n\n"
-            "Write the updated summary."
+            f"<conversation>\n{earlier}{transcript(messages)}\n</conversation>\n\n"
+            f"Summarise the conversation above in at most {self.words} words, as plain sentences in the "
+            "third person."
         )
         return [SystemMessage(content=self.instructions), UserMessage(content=body)]
 
@@ -154,7 +187,7 @@ class Summarizer:
         settings = ModelSettings(max_tokens=self.max_tokens, temperature=0.0, tool_choice="none")
         response = await use.request(self.prompt(previous, messages), (), None, settings)
         return SummaryResult(
-            text=response.message.content.strip(),
+            text=drop_repeats(response.message.content),
             usage=response.usage,
             latency_ms=(time.perf_counter() - started) * 1000,
         )

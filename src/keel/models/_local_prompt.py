@@ -220,7 +220,9 @@ class ParsedText:
 
 
 _BLOCK = re.compile(re.escape(TOOL_CALL_OPEN) + r"(.*?)(?:" + re.escape(TOOL_CALL_CLOSE) + r"|\Z)", re.S)
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*(?:```|\Z)", re.S)
+_CALL_START = re.compile(r'^\[?\s*\{+\s*"name"\s*:')
+_NAME = re.compile(r'"name"\s*:\s*"([^"\\]+)"')
 _DECODER = json.JSONDecoder()
 
 
@@ -248,6 +250,8 @@ def _json_values(text: str) -> list[Any]:
     while True:
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1
+        while text.startswith("{{", i):  # small models copy f-string style doubled braces
+            i += 1
         if i >= len(text):
             return values
         try:
@@ -257,8 +261,24 @@ def _json_values(text: str) -> list[Any]:
         values.append(value)
 
 
+def _calls_in(body: str) -> list[ParsedCall]:
+    """Calls written as JSON in ``body``; a call whose JSON does not parse keeps just its name."""
+    values = _json_values(body)
+    for closing in ("}", "}}", "}}}"):  # a call cut short of its closing braces
+        if values or not body.startswith("{"):
+            break
+        values = _json_values(body + closing)
+    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
+    calls = [c for v in items if (c := _call_from(v, _tojson(v))) is not None]
+    if not calls and (name := _NAME.search(body)):
+        calls = [ParsedCall(name.group(1), None, body)]
+    return calls
+
+
 def parse_tool_calls(text: str) -> ParsedText:
     """Find tool calls in ``text``: ``<tool_call>`` blocks, else a bare ``{"name", "arguments"}`` JSON.
+
+    A call whose arguments cannot be read comes back with ``arguments=None`` (to be re-generated).
 
     >>> parse_tool_calls('{"name": "refund", "arguments": {"id": "A1"}}').calls[0].arguments
     {'id': 'A1'}
@@ -266,22 +286,16 @@ def parse_tool_calls(text: str) -> ParsedText:
     []
     """
     if TOOL_CALL_OPEN in text:
-        calls: list[ParsedCall] = []
-        for block in _BLOCK.findall(text):
-            body = block.strip()
-            for value in _json_values(body) or [None]:
-                call = _call_from(value, body)
-                if call is not None:
-                    calls.append(call)
+        calls = [c for block in _BLOCK.findall(text) for c in _calls_in(block.strip())]
         content = text[: text.index(TOOL_CALL_OPEN)].strip()
         return ParsedText(content, calls, attempted=True)
     stripped = text.strip()
     fenced = _FENCE.match(stripped)
     body = fenced.group(1) if fenced else stripped
-    if body[:1] in "{[":
-        values = _json_values(body)
-        items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
-        found = [_call_from(v, _tojson(v)) for v in items]
-        if values and found and all(c is not None for c in found):
+    if _CALL_START.match(body):
+        return ParsedText("", _calls_in(body), attempted=True)
+    if body[:1] in ("{", "["):
+        found = [_call_from(v, _tojson(v)) for v in _json_values(body)]  # keys in another order
+        if found and all(c is not None for c in found):
             return ParsedText("", [c for c in found if c is not None], attempted=True)
     return ParsedText(text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,7 @@ async def serve_worker(
     lease_s: float = 15.0,
     steps_per_claim: int = 1,
     name: str | None = None,
+    drain_timeout_s: float = 120.0,
 ) -> int:
     """Run a worker until SIGTERM/SIGINT, then drain and close; returns the number of steps taken."""
     from keel.runtime.worker import Worker
@@ -101,8 +103,16 @@ async def serve_worker(
         try:
             w = Worker(queue, loaded, concurrency=concurrency, steps_per_claim=steps_per_claim, name=name)
             loop = asyncio.get_running_loop()
+            watchdog: list[asyncio.Task[None]] = []
+
+            def stop() -> None:
+                w.stop()
+                if not watchdog:
+                    watchdog.append(loop.create_task(_drain_deadline(drain_timeout_s)))
+
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, w.stop)
+                loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
             logging.getLogger("keel.worker").info(
                 "worker %s: agents %s, concurrency %d", w.name, ", ".join(loaded), concurrency
             )
@@ -112,6 +122,25 @@ async def serve_worker(
             await queue.close()
     finally:
         await store.close()
+
+
+async def _drain_deadline(seconds: float) -> None:
+    # A drain that outlives its deadline is stuck: say where, and leave. The lease hands whatever
+    # this worker still held to another worker, so exiting loses nothing but time.
+    await asyncio.sleep(seconds)
+    _dump_tasks()
+    logging.getLogger("keel.worker").error("drain did not finish within %.0f s; exiting", seconds)
+    os._exit(3)
+
+
+def _dump_tasks() -> None:
+    """SIGUSR1: log every pending asyncio task with its stack (what is a draining worker waiting on?)."""
+    import io
+
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8, file=out)
+    logging.getLogger("keel.worker").warning("pending tasks:\n%s", out.getvalue())
 
 
 @click.command("worker")
@@ -135,6 +164,13 @@ async def serve_worker(
     "--steps-per-claim", default=1, show_default=True, help="Steps per claim (1 = fair step scheduling)."
 )
 @click.option("--name", default=None, help="Worker name in logs (default host:pid).")
+@click.option(
+    "--drain-timeout",
+    "drain_timeout_s",
+    default=120.0,
+    show_default=True,
+    help="Seconds a SIGTERM drain may take before the worker exits anyway (status 3).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def worker(
     agents: str,
@@ -145,6 +181,7 @@ def worker(
     lease_s: float,
     steps_per_claim: int,
     name: str | None,
+    drain_timeout_s: float,
     log_level: str,
 ) -> None:
     """Advance runs from the shared queue until SIGTERM; in-flight steps finish first."""
@@ -159,6 +196,7 @@ def worker(
             lease_s=lease_s,
             steps_per_claim=steps_per_claim,
             name=name,
+            drain_timeout_s=drain_timeout_s,
         )
     )
     click.echo(f"keel worker: drained after {steps} steps", err=True)
