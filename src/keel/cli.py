@@ -245,6 +245,9 @@ def _register_plugins() -> None:
             cmd = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError):  # an optional part that is not installed
             continue
+        except Exception as e:  # one broken plugin must not take the whole command down
+            click.echo(f"keel: skipping the {attr} command: {type(e).__name__}: {e}", err=True)
+            continue
         cli.add_command(cmd)
 
 

@@ -20,7 +20,7 @@ model (its tokenizer and chat template), estimated for the others.
 >>> state = RunState(run_id="r1", messages=[UserMessage(content="latest")])
 >>> model = ScriptedModel([])
 >>> msgs = ContextWindow(200, pinned=["Customer id: C-42"]).build([SystemMessage(content="Be brief.")], history, state, model)
->>> model.count_tokens(msgs) <= 200, "C-42" in msgs[0].content, msgs[-1].content
+>>> model.count_tokens(msgs) <= 200, "C-42" in msgs[1].content, msgs[-1].content
 (True, True, 'latest')
 """
 
@@ -148,8 +148,8 @@ def _fits(summary: SessionSummary, history: Sequence[Message]) -> bool:
 
 
 class ContextWindow:
-    """The prompt under a token budget: instructions, pinned facts, memories, a rolling summary of
-    old turns, then the newest turns verbatim (old tool results pruned) and the current run.
+    """The prompt under a token budget: the instructions, a context message (pinned facts, memories,
+    a rolling summary of old turns), the newest turns verbatim (old tool results pruned), the run.
 
     Args:
         max_tokens: prompt budget; ``None`` uses the model's context window minus ``reserve_tokens``.
@@ -231,9 +231,11 @@ class ContextWindow:
     def _system(
         self, head: list[Message], state: RunState, memo: _RunMemo, summary: SessionSummary | None
     ) -> list[Message]:
-        """``head`` with pinned facts, provider sections and the summary appended to the system turn.
+        """``head``, then one system message with pinned facts, provider sections and the summary.
 
-        Appended, never prepended: the instructions stay a byte-identical prefix the runtime reuses.
+        A message of its own, never edits to ``head``: the instructions (and the tool list a chat
+        template renders into the first system turn) stay a byte-identical prefix that the runtime
+        reuses across the whole session while the summary and memories change.
         """
         parts: list[str] = []
         if facts := self._pinned(state):
@@ -243,14 +245,7 @@ class ContextWindow:
             parts.append(f"## {self.summary_heading}\n{summary.text.strip()}")
         if not parts:
             return list(head)
-        extra = "\n\n".join(parts)
-        if head and isinstance(head[0], SystemMessage):
-            first = head[0]
-            return [
-                SystemMessage(content=f"{first.content}\n\n{extra}" if first.content else extra),
-                *head[1:],
-            ]
-        return [SystemMessage(content=extra), *head]
+        return [*head, SystemMessage(content="\n\n".join(parts))]
 
     def _valid_summary(
         self, memo: _RunMemo, state: RunState, history: Sequence[Message]

@@ -13,8 +13,10 @@ Jobs live in procrastinate's tables (``procrastinate_jobs``) in the same databas
 
 What Keel adds on top: the reaper that redelivers stalled jobs (procrastinate leaves that to the
 application), lease-guarded ``ack``/``release`` (a worker that lost its lease cannot delete a job that
-another worker now holds), per-tenant concurrency limits, and a notification when a run is
-re-enqueued for its next step (procrastinate only notifies on insert).
+another worker now holds), per-tenant concurrency limits, a notification when a run is re-enqueued
+for its next step (procrastinate only notifies on insert), one fetch stream per process instead of
+one per waiting lane, and asynchronous commits for queue transitions (see ``_ASYNC_COMMIT``).
+Why procrastinate and not a Redis queue: ``docs/decisions/0003-distributed-engine.md``.
 
 >>> queue = PgQueue("postgresql://keel@127.0.0.1/keel", tenant_limit=4)  # doctest: +SKIP
 >>> await queue.open()  # doctest: +SKIP

@@ -14,8 +14,9 @@ import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import KeelError
+from keel.errors import KeelError, StoreError
 from keel.runtime.queue import Job, RunQueue
+from keel.store.base import SeqConflict
 
 if TYPE_CHECKING:
     from keel.agent import Agent
@@ -72,6 +73,13 @@ class Worker:
             return
         try:
             state = await agent.advance(job.run_id, steps=self.steps_per_claim)
+        except SeqConflict:  # another worker advanced this run: its job carries it on
+            await self.queue.ack(job)
+            return
+        except StoreError as e:  # a passing store failure: try the step again shortly, maybe elsewhere
+            log.warning("run %s: store error, releasing the job: %s", job.run_id, e)
+            await self.queue.release(job, delay_s=1.0)
+            return
         except KeelError as e:
             log.warning("run %s: %s", job.run_id, type(e).__name__)
             await self.queue.ack(job)

@@ -111,16 +111,22 @@ class PostgresStore:
         if limit is not None:
             q += " limit %s"
             args = (*args, limit)
-        async with self.pool.connection() as conn, conn.cursor() as cur:
-            await cur.execute(q, args)
-            rows = await cur.fetchall()
+        rows = await self._fetch(q, args)
         return [parse_event(r[0]) for r in rows]
 
+    async def _fetch(self, q: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            async with self.pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(q, args)
+                return list(await cur.fetchall())
+        except psycopg.Error as e:
+            raise StoreError(f"cannot read the run store: {type(e).__name__}") from e
+
     async def get_run(self, run_id: str) -> RunRecord | None:
-        async with self.pool.connection() as conn, conn.cursor() as cur:
-            await cur.execute(f"select {_COLS} from keel_runs where run_id = %s", (run_id,))
-            row = await cur.fetchone()
-        return RunRecord(*row) if row else None
+        rows = await self._fetch(f"select {_COLS} from keel_runs where run_id = %s", (run_id,))
+        return RunRecord(*rows[0]) if rows else None
 
     async def list_runs(
         self,
@@ -136,9 +142,7 @@ class PostgresStore:
                 where.append(f"{col} = %s")
                 args.append(val)
         q = f"select {_COLS} from keel_runs" + (" where " + " and ".join(where) if where else "")
-        async with self.pool.connection() as conn, conn.cursor() as cur:
-            await cur.execute(q + " order by created limit %s", (*args, limit))
-            rows = await cur.fetchall()
+        rows = await self._fetch(q + " order by created limit %s", (*args, limit))
         return [RunRecord(*r) for r in rows]
 
     def tail(self, run_id: str, after_seq: int = -1) -> AsyncIterator[Event]:
