@@ -308,6 +308,9 @@ async def _steps(run: Run, budget: int | None) -> None:
         if limit is not None:
             run.fail(limit.reason, message=str(limit))
             break
+        prepare = getattr(run.config.context, "prepare", None)
+        if prepare is not None:  # async context work (summaries, recalled memories) before the step
+            await prepare(run)
         await run.config.pattern.step(run)
         await run.flush()
         taken += 1
