@@ -62,7 +62,7 @@ async def test_plan_and_execute_builds_a_typed_plan_and_runs_it() -> None:
         tools=[get_order_status, search_policies],
         pattern="plan_execute",
         instructions="You are a shop's support assistant.",
-        max_steps=8,
+        max_steps=20,
     )
     result = await agent.run("Check the status of order A-1001 and tell me the return policy.")
     plans = [e for e in result.events if e.type == "plan_created"]

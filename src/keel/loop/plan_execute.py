@@ -30,7 +30,7 @@ class Plan(BaseModel):
 
 
 _PLANNER = (
-    "You are the planner. Break the user's request into a short list of steps that together answer it. "
+    "You are the planner. Break the user's request into a short list of steps (at most 4) that together answer it. "
     "Each step has an id (s1, s2, ...), a description, optionally the name of one tool to use, and "
     "depends_on (ids of steps whose results it needs). Independent steps must not depend on each other. "
     "Answer with JSON only."

@@ -368,9 +368,30 @@ class ToolPath:
         return f"I can help with that. Could you tell me your {' and '.join(wanted)}?"
 
     async def _answer(self, run: Run) -> AssistantMessage:
+        """Answer in text. After a tool round, the results are given as plain context: a small model
+        shown its own tool-call transcript tends to write another call instead of an answer."""
+        st = run.state
+        results = [m for m in st.messages if isinstance(m, ToolMessage)]
+        if not results:
+            return await run.call_model(
+                run.build_messages(), (), output_schema=run.config.output_schema,
+                settings=ModelSettings(tool_choice="none"),
+            )  # fmt: skip
+        facts = "\n".join(f"{m.name}: {m.content}" for m in results)
+        head = [SystemMessage(content=run.system_prompt())] if run.system_prompt() else []
+        convo = [
+            m
+            for m in run.history
+            if isinstance(m, UserMessage)
+            or (isinstance(m, AssistantMessage) and m.content and not m.tool_calls)
+        ]
+        prompt: list[Message] = [
+            *head,
+            *convo[-4:],
+            UserMessage(
+                content=f"{st.input}\n\n[Results of the tools you called]\n{facts}\n\nAnswer using these results."
+            ),
+        ]
         return await run.call_model(
-            run.build_messages(),
-            (),
-            output_schema=run.config.output_schema,
-            settings=ModelSettings(tool_choice="none"),
+            prompt, (), output_schema=run.config.output_schema, settings=ModelSettings(tool_choice="none")
         )
