@@ -29,7 +29,9 @@ def order_where(**conds):
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     home = tmp_path_factory.mktemp("support")
-    Shop(home / "support.db").load()
+    shop = Shop(home / "support.db")
+    shop.load()
+    shop.close()  # checkpoints the WAL into the file, so a copy of the file holds all the data
     import asyncio
 
     async def ingest():

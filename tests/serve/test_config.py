@@ -102,14 +102,15 @@ def test_agents_come_from_entry_points_and_config_wins(tmp_path, agents_module, 
     dist = tmp_path / "serve_test_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: serve-test-plugin\nVersion: 1.0\n")
+    plugged = f"plugged_{tmp_path.name}"  # unique: other tests' plugins may still be on sys.path
     (dist / "entry_points.txt").write_text(
-        f"[keel.agents]\nplugged = {agents_module}:make_bot\nbot = {agents_module}:make_bot\n"
+        f"[keel.agents]\n{plugged} = {agents_module}:make_bot\nbot = {agents_module}:make_bot\n"
     )
     reg = AgentRegistry.from_sources({"bot": f"{agents_module}:bot"})
-    assert {"plugged", "bot"} <= set(reg.names())
-    assert isinstance(reg.get("plugged"), Agent) and reg.get("plugged").name == "made"
+    assert {plugged, "bot"} <= set(reg.names())
+    assert isinstance(reg.get(plugged), Agent) and reg.get(plugged).name == "made"
     assert reg.get("bot").name == "bot"  # the configured target beats the entry point
-    assert "plugged" not in AgentRegistry.from_sources({}, entry_points=False).names()
+    assert plugged not in AgentRegistry.from_sources({}, entry_points=False).names()
 
 
 def test_loopback_detection_for_auth_auto() -> None:

@@ -155,11 +155,12 @@ def _bwrap_argv(bwrap: str, argv: list[str], workdir: Path, binds: list[str], ne
     # Debian points /usr/bin/awk & co at /etc/alternatives; the loader reads ld.so.cache.
     for etc in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime"):
         cmd += ["--ro-bind-try", etc, etc]
+    # the sandbox's own /tmp first: a bind below /tmp (a checkout there) must land on top of it
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
     cmd += ["--bind", str(workdir), "/work", "--chdir", "/work"]
     # After /work, so a bind below /work (a project's virtualenv) lands on top of it.
     for path in binds:
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108  (the sandbox's own tmpfs)
     cmd += ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if network:
         cmd.append("--share-net")
