@@ -8,6 +8,7 @@ that starts with the same tokens (system prompt, tool list) only evaluates its n
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import contextlib
 import os
@@ -156,6 +157,9 @@ class Engine:
                 f"llama.cpp could not load {str(path)!r} ({e}): check it is a GGUF model file"
             ) from None
         self.load_seconds = time.perf_counter() - started
+        # free the model before interpreter teardown: llama.cpp's own __del__ then finds its
+        # library already unloaded and prints a traceback on every exit
+        atexit.register(self.llm.close)
         self.path = path
         self.n_ctx = n_ctx
         self.lock = threading.Lock()
