@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import BadRequest, MalformedResponse
-from keel.events import AssistantMessage, Message, ToolCall, Usage
+from keel.events import AssistantMessage, Message, ToolCall, ToolMessage, Usage
 from keel.models._local_engine import Engine, Generation, Job, _held_back, default_threads, get_engine
 from keel.models._local_grammar import arguments_grammar, schema_errors, schema_grammar, tool_call_grammar
 from keel.models._local_prompt import TOOL_CALL_OPEN, ParsedCall, parse_tool_calls
@@ -40,6 +40,9 @@ from keel.models.base import ModelProfile, ModelResponse, ModelSettings, StreamI
 __all__ = ["LocalModel"]
 
 TextSink = Callable[[str], None]
+
+PROSE_GRAMMAR = "root ::= [^{[<` \\t\\n] .*"
+"""Text that does not open with JSON, a tag or a code fence (``tool_choice="none"`` after tool turns)."""
 
 
 def _call_id() -> str:
@@ -199,7 +202,14 @@ class LocalModel:
         choice = s.tool_choice if tools else "none"
         if choice == "none":
             prompt = engine.template.render_messages(messages)
-            return await self._answer(engine, prompt, output_schema, s, on_text)
+            # after tool turns a small model tends to write another call (or echo the result as
+            # JSON) even when no tools are offered: "none" promises prose, so the grammar says so
+            prose = bool(tools) or any(
+                isinstance(m, ToolMessage) or getattr(m, "tool_calls", None) for m in messages
+            )
+            return await self._answer(
+                engine, prompt, output_schema, s, on_text, fallback_grammar=PROSE_GRAMMAR if prose else None
+            )
         base = engine.template.render_messages(messages, tools)
         if choice == "auto":
             return await self._auto(engine, base, tools, output_schema, s, on_text)
@@ -223,8 +233,9 @@ class LocalModel:
         s: ModelSettings,
         on_text: TextSink | None,
         spent: Sequence[Generation] = (),
+        fallback_grammar: str | None = None,
     ) -> ModelResponse:
-        grammar = schema_grammar(output_schema) if output_schema is not None else None
+        grammar = schema_grammar(output_schema) if output_schema is not None else fallback_grammar
         gen = await self._run(engine, self._job(prompt, s, grammar, on_text))
         if output_schema is not None:
             self._check_output(gen, output_schema)
