@@ -201,9 +201,12 @@ class BfclRunner:
                 calls, usage, trace, note = await self._raw(item)
             else:
                 calls, usage, trace, note = await self._keel(item)
-        except KeelError as e:
-            return ItemResult(item.id, item.category, False, why=f"error: {e}"[:400],
-                              latency_s=time.perf_counter() - started, expected=item.ground_truth)  # fmt: skip
+        except Exception as e:  # one odd item (a schema the grammar cannot express) must not end the run
+            result = getattr(e, "result", None)
+            trace = {"mode": self.mode, "events": events_json(result.events)} if result is not None else None
+            why = f"error: {e}" if isinstance(e, KeelError) else f"error: {type(e).__name__}: {e}"
+            return ItemResult(item.id, item.category, False, why=why[:400], latency_s=time.perf_counter() - started,
+                              expected=item.ground_truth, trace=trace)  # fmt: skip
         latency = time.perf_counter() - started
         _, names = build_tools(item)
         decoded = _decode(calls, names)

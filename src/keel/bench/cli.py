@@ -143,7 +143,7 @@ def bfcl_cmd(
 @_guard
 def tau2_cmd(
     model: str | None, limit: int | None, offset: int, as_json: bool, report_dir: str | None, quiet: bool,
-    split: str, replay_gold: bool, max_turns: int, user_model: str | None,
+    split: str, replay_gold: bool, max_turns: int, max_tokens: int, user_model: str | None,
 ) -> None:  # fmt: skip
     """tau2-bench retail over its MCP server: gold replay, or the agent against a simulated user."""
     from keel.bench.tau2 import load_tasks
@@ -163,11 +163,17 @@ def tau2_cmd(
 
     m = _model(model, n_ctx=8192)  # the policy alone is ~1,700 tokens
     um = _model(user_model or _default_user_model(model), n_ctx=8192)
-    cfg = E2EConfig(max_turns=max_turns)
+    cfg = E2EConfig(max_turns=max_turns, max_tokens=max_tokens)
     items = asyncio.run(run_e2e(m, tasks, user_model=um, config=cfg, split=split, progress=progress))
     violations = [v for it in items for v in it.detail.get("violations", [])]
     extra = {
-        "config": {**config, "mode": "e2e", "max_turns": max_turns, "user_model": um.name},
+        "config": {
+            **config,
+            "mode": "e2e",
+            "max_turns": max_turns,
+            "max_tokens": max_tokens,
+            "user_model": um.name,
+        },
         "pass^1": round(sum(it.ok for it in items) / len(items), 4) if items else 0.0,
         "tau2_reward": round(sum(it.detail.get("tau2_reward", 0) for it in items) / len(items), 4)
         if items
@@ -227,8 +233,11 @@ def support_kb_cmd(
 @click.argument("b")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--boot", type=int, default=10_000, show_default=True, help="Bootstrap resamples.")
+@click.option(
+    "--labels", default="A,B", show_default=True, help="Column names for the two runs, e.g. raw,keel."
+)
 @_guard
-def compare_cmd(a: str, b: str, as_json: bool, boot: int) -> None:
+def compare_cmd(a: str, b: str, as_json: bool, boot: int, labels: str) -> None:
     """Paired comparison of two runs' results.jsonl (B − A, bootstrap 95% CI), per category."""
     from keel.bench.compare import compare_files, format_comparison
 
@@ -238,4 +247,5 @@ def compare_cmd(a: str, b: str, as_json: bool, boot: int) -> None:
     if as_json:
         click.echo(json.dumps(c, default=str))
     else:
-        click.echo(format_comparison(c))
+        label_a, _, label_b = labels.partition(",")
+        click.echo(format_comparison(c, label_a or "A", label_b or "B"))

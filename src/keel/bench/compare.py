@@ -66,7 +66,7 @@ def compare_files(path_a: str, path_b: str, **kw: Any) -> dict[str, Any]:
 
 def format_comparison(c: dict[str, Any], label_a: str = "A", label_b: str = "B") -> str:
     """A text table: one row per category and the overall row."""
-    head = f"{'category':<22}{'n':>5}{label_a:>9}{label_b:>9}{'B-A':>9}  95% CI"
+    head = f"{'category':<22}{'n':>5}{label_a:>9}{label_b:>9}{'diff':>9}  95% CI"
     lines = [head, "-" * len(head)]
     rows = [*c["per_category"].items(), ("overall", c["overall"])]
     for name, cell in rows:

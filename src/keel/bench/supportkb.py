@@ -181,7 +181,7 @@ def overlap(answer: str, source: str) -> float:
     """Share of the answer's content words that occur in ``source`` (1.0 for an empty answer).
 
     >>> overlap("Go to Order History to find your invoice.", "Your invoice is in the Order History section.")
-    0.75
+    0.6
     """
     words = _words(answer)
     if not words:

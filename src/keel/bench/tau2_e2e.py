@@ -277,8 +277,9 @@ async def _one_task(
     )  # fmt: skip
     try:
         convo = await _converse(task, agent, user_model, cfg)
-    except KeelError as e:
-        convo = _Conversation(end=f"error: {str(e)[:200]}")
+    except Exception as e:  # e.g. the MCP server died: this task fails, the next ones still run
+        what = str(e) if isinstance(e, KeelError) else f"{type(e).__name__}: {e}"
+        convo = _Conversation(end=f"error: {what[:200]}")
     db = read_db(sdir, task.state_key)
     texts = [t["text"] for t in convo.transcript if t["role"] == "agent"]
     score = score_conversation(task, texts, convo.calls, db)

@@ -5,7 +5,8 @@ These rules restate the tool descriptions and ``policy.md`` (a cancelled order h
 run the server's code, so a replay that passes them and matches the in-process gold DB has been
 checked two independent ways.
 
->>> db = {"orders": {"#W1": {"status": "cancelled", "cancel_reason": "no longer needed"}}}
+>>> refund = {"transaction_type": "refund", "amount": 10.0, "payment_method_id": "gift_card_1"}
+>>> db = {"orders": {"#W1": {"status": "cancelled", "cancel_reason": "no longer needed", "payment_history": [refund]}}}
 >>> check_effect("cancel_pending_order", {"order_id": "#W1", "reason": "no longer needed"}, db)
 []
 >>> check_effect("cancel_pending_order", {"order_id": "#W1", "reason": "ordered by mistake"}, db)
