@@ -113,3 +113,30 @@ async def test_invalid_plan_falls_back_to_a_single_step() -> None:
     plan = next(e for e in result.events if e.type == "plan_created")
     assert [s.description for s in plan.steps] == ["do the thing"]
     assert result.output == "final"
+
+
+async def test_long_step_results_are_cut_to_fit_the_models_context() -> None:
+    from keel.models.base import ModelProfile
+
+    prompts: list[int] = []
+
+    def script(messages, tools):
+        system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
+        user = messages[-1].content
+        prompts.append(model.count_tokens(messages))
+        if "planner" in system:
+            return planner_reply(
+                [{"id": f"s{i}", "description": f"write part {i}"} for i in range(1, 7)]
+                + [{"id": "s7", "description": "merge", "depends_on": [f"s{i}" for i in range(1, 7)]}]
+            )
+        if "Step results" in user:
+            return "Merged [s7]."
+        return f"PART-START {'word ' * 3000} PART-END"  # ~3000 tokens per step
+
+    model = ScriptedModel(script)
+    model.profile = ModelProfile(native_tools=True, context_window=2048)
+    result = await Agent(model, pattern="plan_execute").run("Write a long report")
+    assert result.output == "Merged [s7]."
+    assert max(prompts) <= 2048  # the merge step and the answer saw all 6 results, each cut to a share
+    done = {e.step_id: e.output for e in result.events if e.type == "plan_step_done"}
+    assert done["s1"].endswith("PART-END")  # the event keeps the whole output; only prompts are cut

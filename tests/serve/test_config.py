@@ -140,3 +140,13 @@ def test_keel_keys_commands_create_list_and_revoke(tmp_path) -> None:
     bad = runner.invoke(keys, ["create", "--db", db, "--tenant", "acme", "--scopes", "root"])
     assert bad.exit_code == 2 and "scopes must be" in bad.output
     asyncio.run(store.close())
+
+
+def test_entry_points_of_the_importlib_metadata_backport_load_too(agents_module) -> None:
+    # a distribution found by the backport's finder yields the backport's EntryPoint class
+    backport = pytest.importorskip("importlib_metadata")
+    ep = backport.EntryPoint(name="made", value=f"{agents_module}:make_bot", group="keel.agents")
+    assert build_agent("made", ep).name == "made"
+    broken = backport.EntryPoint(name="x", value=f"{agents_module}:nothing_here", group="keel.agents")
+    with pytest.raises(ConfigError, match="cannot load entry point"):
+        build_agent("x", broken)

@@ -15,6 +15,7 @@ from keel.events import Message, PlanCreated, PlanStep, PlanStepDone, SystemMess
 from keel.loop.jsontext import extract_json
 from keel.loop.output import finish_with_answer
 from keel.loop.state import result_text
+from keel.memory.prune import head_tail
 from keel.models.base import ModelSettings
 
 if TYPE_CHECKING:
@@ -82,6 +83,15 @@ class PlanExecute:
                     )
                 )
 
+    def _share(self, run: Run, parts: int) -> int:
+        """Tokens each of ``parts`` step results may take in a prompt: together they fill at most half
+        the model's context, so a plan of long step outputs never overflows the window."""
+        window = run.config.model.profile.context_window
+        return max(48, window // 2 // max(1, parts))
+
+    def _fit(self, run: Run, text: str, parts: int) -> str:
+        return head_tail(text, self._share(run, parts))
+
     def _tool_list(self, run: Run) -> str:
         return "\n".join(f"- {t.name}: {t.description}" for t in run.config.tools.values()) or "(no tools)"
 
@@ -90,7 +100,8 @@ class PlanExecute:
         context = f"Tools:\n{self._tool_list(run)}\n\nRequest: {st.input}"
         if revision:
             done = "\n".join(
-                f"- {sid}: {'ok' if d.ok else 'FAILED'}: {d.output[:300]}" for sid, d in st.plan_done.items()
+                f"- {sid}: {'ok' if d.ok else 'FAILED'}: {self._fit(run, d.output, len(st.plan_done))}"
+                for sid, d in st.plan_done.items()
             )
             context += (
                 f"\n\nThe previous plan hit a failure. Results so far:\n{done}\nPlan only the remaining work."
@@ -131,7 +142,8 @@ class PlanExecute:
 
     def _inputs(self, run: Run, step: PlanStep) -> str:
         done = run.state.plan_done
-        return "\n".join(f"[{d}] {done[d].output}" for d in step.depends_on if d in done)
+        deps = [d for d in step.depends_on if d in done]
+        return "\n".join(f"[{d}] {self._fit(run, done[d].output, len(deps))}" for d in deps)
 
     async def _execute(self, run: Run, step: PlanStep) -> None:
         tool = run.config.tools.get(step.tool or "")
@@ -168,7 +180,12 @@ class PlanExecute:
     async def _answer(self, run: Run) -> None:
         st = run.state
         lines = "\n".join(
-            f"[{s.id}] {s.description}: {st.plan_done[s.id].output if s.id in st.plan_done else '(not done)'}"
+            f"[{s.id}] {s.description}: "
+            + (
+                self._fit(run, st.plan_done[s.id].output, len(st.plan))
+                if s.id in st.plan_done
+                else "(not done)"
+            )
             for s in st.plan
         )
         messages: list[Message] = [

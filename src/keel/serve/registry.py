@@ -27,8 +27,6 @@ __all__ = ["AgentRegistry", "build_agent"]
 
 def build_agent(name: str, source: Any) -> Agent[Any]:
     """Turn a configured source (``Agent``, factory, ``"module:attr"``, entry point) into an ``Agent``."""
-    from importlib.metadata import EntryPoint
-
     from keel.agent import Agent
 
     obj = source
@@ -36,7 +34,9 @@ def build_agent(name: str, source: Any) -> Agent[Any]:
         from keel.cli import load_object
 
         obj = load_object(obj)
-    elif isinstance(obj, EntryPoint):
+    elif _is_entry_point(obj):
+        # duck-typed: a distribution found by the ``importlib_metadata`` backport's finder yields
+        # the backport's EntryPoint class, not the standard library's
         try:
             obj = obj.load()
         except (ImportError, AttributeError) as e:
@@ -49,8 +49,15 @@ def build_agent(name: str, source: Any) -> Agent[Any]:
         except Exception as e:  # a user's factory may raise anything; say which agent broke
             raise ConfigError(f"agent {name!r}: its factory raised {type(e).__name__}: {e}") from e
     if not isinstance(obj, Agent):
-        raise ConfigError(f"agent {name!r}: {source!r} is not a keel Agent nor a factory returning one")
+        got = type(obj).__module__ + "." + type(obj).__qualname__
+        raise ConfigError(
+            f"agent {name!r}: {source!r} is not a keel Agent nor a factory returning one (got {got})"
+        )
     return obj
+
+
+def _is_entry_point(obj: Any) -> bool:
+    return callable(getattr(obj, "load", None)) and isinstance(getattr(obj, "group", None), str)
 
 
 def _entry_point_agents() -> dict[str, Any]:
