@@ -11,43 +11,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Collection
 
 import pytest
 
-HEAVY = frozenset(
-    {
-        "llama_cpp",
-        "numpy",
-        "torch",
-        "onnxruntime",
-        "tokenizers",
-        "fastapi",
-        "starlette",
-        "uvicorn",
-        "httpx",
-        "httpcore",
-        "psycopg",
-        "mcp",
-        "openai",
-        "anthropic",
-        "sqlite_vec",
-        "sqlglot",
-        "pypdf",
-        "faiss",
-    }
-)
+from import_probe import HEAVY, heavy_among
 
 
-def heavy_modules_after(code: str, heavy: frozenset[str] = HEAVY) -> list[str]:
+def heavy_modules_after(code: str, heavy: Collection[str] = HEAVY) -> list[str]:
     """Run ``code`` in a fresh interpreter and return the heavy modules it left in ``sys.modules``."""
-    probe = (
-        f"{code}\nimport json, sys\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(heavy)!r})))"
-    )
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    found: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return found
+    return heavy_among(json.loads(proc.stdout.strip().splitlines()[-1]), heavy)
 
 
 def test_probe_reports_a_module_that_was_imported() -> None:

@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "overhead"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # import_probe, shared with the tests
 
 import anchors_venv
 from measure import busy_note, machine, median, spread, table
+
+from import_probe import HEAVY, heavy_among
 
 KEEL = "from keel import Agent, tool"
 KEEL_STATEMENTS = ["import keel", KEEL]
@@ -36,24 +39,6 @@ ANCHOR_STATEMENTS = {
     "from langgraph.prebuilt import create_react_agent": ("856", "70"),
     "from pydantic_ai import Agent": ("658", "58"),
 }
-HEAVY = [
-    "llama_cpp",
-    "numpy",
-    "torch",
-    "onnxruntime",
-    "tokenizers",
-    "fastapi",
-    "starlette",
-    "uvicorn",
-    "httpx",
-    "httpcore",
-    "psycopg",
-    "mcp",
-    "openai",
-    "anthropic",
-    "sqlite_vec",
-    "sqlglot",
-]
 TARGET_RATIO, TARGET_RSS_MIB = 2.0, 35.0
 
 # The child imports nothing before the clock starts except time; json and the RSS read come after.
@@ -117,7 +102,10 @@ def importtime_summary(stmt: str, python: str, top: int) -> list[str]:
 
 
 def heavy_table(results: Results, python: str) -> tuple[list[str], bool]:
-    loaded = {st: {m.split(".")[0] for m in results[st, python][0]["modules"]} for st in KEEL_STATEMENTS}
+    loaded = {
+        st: {m.split(".")[0] for m in heavy_among(results[st, python][0]["modules"])}
+        for st in KEEL_STATEMENTS
+    }
     rows, clean = [], True
     for mod in HEAVY:
         cells = []

@@ -47,6 +47,27 @@ class ToolCallRecord:
     is_error: bool = False
     pending_approval: bool = False
 
+    @classmethod
+    def all_of(cls, state: RunState) -> list[ToolCallRecord]:
+        """Every tool call of a run, in call order, with its result so far (``None`` until it ran).
+
+        The HTTP API's ``RunView`` shows the same records.
+        """
+        records = []
+        for c in state.calls:
+            r = state.results.get(c.id)
+            records.append(
+                cls(
+                    id=c.id,
+                    name=c.name,
+                    arguments=c.arguments,
+                    result=r.content if r else None,
+                    is_error=r.is_error if r else False,
+                    pending_approval=c.id in state.approvals_pending,
+                )
+            )
+        return records
+
 
 @dataclass
 class RunResult(Generic[T]):
@@ -65,26 +86,13 @@ class RunResult(Generic[T]):
 
     @classmethod
     def from_state(cls, state: RunState, events: list[Event]) -> RunResult[Any]:
-        records = []
-        for c in state.calls:
-            r = state.results.get(c.id)
-            records.append(
-                ToolCallRecord(
-                    id=c.id,
-                    name=c.name,
-                    arguments=c.arguments,
-                    result=r.content if r else None,
-                    is_error=r.is_error if r else False,
-                    pending_approval=c.id in state.approvals_pending,
-                )
-            )
         return cls(
             run_id=state.run_id,
             output=state.output,
             status=state.status,
             events=events,
             usage=state.usage,
-            tool_calls=records,
+            tool_calls=ToolCallRecord.all_of(state),
             session_id=state.session_id,
             pending_approvals=[a.call for a in state.approvals_pending.values()],
         )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from provider_fakes import ASK, TIME, WEATHER, collect
 from wire_server import Reply, WireServer, anthropic_sse, json_reply, sse_reply, text_reply
 
 from keel.errors import (
@@ -21,24 +20,12 @@ from keel.errors import (
 )
 from keel.events import AssistantMessage, SystemMessage, ToolCall, ToolMessage, Usage, UserMessage
 from keel.models import get_model
-from keel.models._tokens import estimate_tokens
 from keel.models.anthropic import OUTPUT_TOOL, AnthropicModel
-from keel.models.base import Model, ModelResponse, ModelSettings, TextChunk, ToolSpec
+from keel.models.base import Model, ModelSettings, ToolSpec
 from keel.models.prices import cost_of
 
 KEY = "sk-ant-api03-test0123456789abcdef"
 NAME = "claude-3-5-haiku-latest"
-WEATHER = ToolSpec(
-    name="get_weather",
-    description="Get the weather for a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-TIME = ToolSpec(
-    name="get_time",
-    description="Get the current time in a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-ASK = [SystemMessage(content="You are helpful."), UserMessage(content="Weather in Paris and Oslo?")]
 
 
 def message(*blocks: dict[str, Any], stop: str = "end_turn", **usage: Any) -> dict[str, Any]:
@@ -101,26 +88,8 @@ def finish(stop: str = "end_turn", output_tokens: int = 9) -> list[dict[str, Any
 
 
 @pytest.fixture
-def server() -> Iterator[WireServer]:
-    with WireServer() as s:
-        yield s
-
-
-@pytest.fixture
 def model(server: WireServer) -> AnthropicModel:
     return AnthropicModel(NAME, api_key=KEY, base_url=server.url)
-
-
-async def collect(stream: Any) -> tuple[list[str], ModelResponse]:
-    chunks: list[str] = []
-    final = None
-    async for item in stream:
-        if isinstance(item, TextChunk):
-            chunks.append(item.text)
-        else:
-            final = item
-    assert isinstance(final, ModelResponse)
-    return chunks, final
 
 
 # ------------------------------------------------------------------------------------------------
@@ -480,16 +449,6 @@ async def test_malformed_snippet_never_contains_the_api_key(server: WireServer, 
     assert "REDACTED" in info.value.snippet
 
 
-async def test_slow_answer_is_a_timeout(server: WireServer, model: AnthropicModel):
-    from keel.errors import Timeout
-
-    server.add(Reply(body=b"{}", delay_s=1.5))
-    started = time.monotonic()
-    with pytest.raises(Timeout):
-        await model.request(ASK, settings=ModelSettings(timeout_s=0.3))
-    assert time.monotonic() - started < 1.2
-
-
 # ------------------------------------------------------------------------------------------------
 # Configuration
 # ------------------------------------------------------------------------------------------------
@@ -521,7 +480,3 @@ def test_base_url_must_be_http_and_the_model_satisfies_the_protocol():
     with pytest.raises(ConfigError, match="http"):
         AnthropicModel(NAME, api_key=KEY, base_url="api.anthropic.com")
     assert isinstance(AnthropicModel(NAME, api_key=KEY), Model)
-
-
-def test_count_tokens_is_the_shared_estimate(model: AnthropicModel):
-    assert model.count_tokens(ASK) == estimate_tokens(ASK) > 0

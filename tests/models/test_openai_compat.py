@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from provider_fakes import ASK, TIME, WEATHER, collect
 from wire_server import Reply, WireServer, json_reply, openai_sse, sse_reply, text_reply
 
 from keel.errors import (
@@ -29,23 +30,11 @@ from keel.errors import (
 from keel.events import AssistantMessage, SystemMessage, ToolCall, ToolMessage, Usage, UserMessage
 from keel.models import get_model
 from keel.models._tokens import estimate_tokens
-from keel.models.base import Model, ModelResponse, ModelSettings, TextChunk, ToolSpec
+from keel.models.base import Model, ModelSettings, ToolSpec
 from keel.models.openai_compat import OpenAIModel
 from keel.models.prices import cost_of
 
 KEY = "sk-test-0123456789abcdefXYZ"
-WEATHER = ToolSpec(
-    name="get_weather",
-    description="Get the weather for a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    examples=["is it raining in Oslo?"],
-)
-TIME = ToolSpec(
-    name="get_time",
-    description="Get the current time in a city",
-    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-ASK = [SystemMessage(content="You are helpful."), UserMessage(content="Weather in Paris and Oslo?")]
 
 
 def completion(
@@ -81,26 +70,8 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def server() -> Iterator[WireServer]:
-    with WireServer() as s:
-        yield s
-
-
-@pytest.fixture
 def model(server: WireServer) -> OpenAIModel:
     return OpenAIModel("gpt-4o-mini", base_url=server.url + "/v1", api_key=KEY)
-
-
-async def collect(stream: Any) -> tuple[list[str], ModelResponse]:
-    chunks: list[str] = []
-    final = None
-    async for item in stream:
-        if isinstance(item, TextChunk):
-            chunks.append(item.text)
-        else:
-            final = item
-    assert isinstance(final, ModelResponse)
-    return chunks, final
 
 
 # ------------------------------------------------------------------------------------------------
@@ -595,14 +566,6 @@ async def test_connection_refused_is_provider_unavailable():
         await model.request(ASK)
 
 
-async def test_slow_answer_is_a_timeout(server: WireServer, model: OpenAIModel):
-    server.add(Reply(body=b"{}", delay_s=1.5))
-    started = time.monotonic()
-    with pytest.raises(Timeout):
-        await model.request(ASK, settings=ModelSettings(timeout_s=0.3))
-    assert time.monotonic() - started < 1.2
-
-
 async def test_slow_stream_is_a_timeout(server: WireServer, model: OpenAIModel):
     server.add(Reply(chunks=[b"data: [DONE]\n\n"], delay_s=1.5))
     with pytest.raises(Timeout):
@@ -653,15 +616,6 @@ def test_base_url_must_be_http_and_the_model_satisfies_the_protocol():
         OpenAIModel("m", base_url="127.0.0.1:8080/v1")
     assert isinstance(OpenAIModel("m", base_url="http://127.0.0.1:8080/v1/"), Model)
     assert OpenAIModel("m", base_url="http://127.0.0.1:8080/v1/").base_url == "http://127.0.0.1:8080/v1"
-
-
-def test_count_tokens_is_the_shared_estimate():
-    model = OpenAIModel("m", base_url="http://127.0.0.1:9/v1")
-    messages = [
-        *ASK,
-        AssistantMessage(content="ok", tool_calls=[ToolCall(id="1", name="f", arguments={"a": 1})]),
-    ]
-    assert model.count_tokens(messages) == estimate_tokens(messages) > 0
 
 
 # ------------------------------------------------------------------------------------------------

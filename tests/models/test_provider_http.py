@@ -1,4 +1,7 @@
-"""The shared HTTP helpers: Retry-After parsing, status mapping and the SSE parser."""
+"""The shared HTTP helpers: Retry-After parsing, status mapping, the SSE parser and ``HttpModel``.
+
+``HttpModel`` tests run once per remote provider, against a scripted server on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from provider_fakes import ASK
+from wire_server import Reply, WireServer
 
 from keel.errors import (
     AuthError,
@@ -18,6 +23,7 @@ from keel.errors import (
     RateLimited,
     Timeout,
 )
+from keel.events import AssistantMessage, ToolCall, Usage
 from keel.models._http import (
     SSEEvent,
     error_for_status,
@@ -26,6 +32,11 @@ from keel.models._http import (
     load_json,
     parse_retry_after,
 )
+from keel.models._tokens import estimate_tokens
+from keel.models.anthropic import AnthropicModel
+from keel.models.base import ModelSettings
+from keel.models.openai_compat import OpenAIModel
+from keel.models.prices import cost_of
 
 
 @pytest.mark.parametrize(
@@ -132,3 +143,55 @@ async def test_sse_parser_handles_names_comments_multiline_data_and_a_missing_fi
         SSEEvent("message", "line one\nline two"),
         SSEEvent("message", "[DONE]"),
     ]
+
+
+Remote = AnthropicModel | OpenAIModel
+
+
+@pytest.fixture(params=["anthropic", "openai"])
+def remote(request: pytest.FixtureRequest, server: WireServer) -> Remote:
+    """Each remote provider, pointed at the scripted server."""
+    if request.param == "anthropic":
+        return AnthropicModel("claude-3-5-haiku-latest", api_key="sk-ant-test0123456789", base_url=server.url)
+    return OpenAIModel("gpt-4o-mini", api_key="sk-test-0123456789abcdef", base_url=server.url + "/v1")
+
+
+async def test_slow_answer_is_a_timeout(server: WireServer, remote: Remote):
+    server.add(Reply(body=b"{}", delay_s=1.5))
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        await remote.request(ASK, settings=ModelSettings(timeout_s=0.3))
+    assert time.monotonic() - started < 1.2
+
+
+def test_count_tokens_is_the_shared_estimate(remote: Remote):
+    messages = [
+        *ASK,
+        AssistantMessage(content="ok", tool_calls=[ToolCall(id="1", name="f", arguments={"a": 1})]),
+    ]
+    assert remote.count_tokens(messages) == estimate_tokens(messages) > 0
+
+
+def test_name_repr_and_priced_answer_come_from_the_shared_base(remote: Remote):
+    provider = remote.provider
+    assert remote.name == f"{provider}:{remote.model_name}"
+    assert repr(remote) == f"{type(remote).__name__}({remote.model_name!r}, base_url={remote.base_url!r})"
+    assert "sk-" not in repr(remote)
+    usage = Usage(input_tokens=1000, output_tokens=100, requests=1)
+    call = ToolCall(id="c1", name="f", arguments={})
+    answer = remote._answer("", [call], usage, "tool_calls")
+    assert answer.model == remote.name and answer.finish_reason == "tool_calls"
+    assert answer.message.tool_calls == [call]
+    assert answer.usage.cost_usd == cost_of(remote.name, usage) > 0
+
+
+async def test_aclose_releases_the_pool_and_a_later_request_opens_a_new_one(
+    server: WireServer, remote: Remote
+):
+    server.add(Reply(body=b"{}", delay_s=0), Reply(body=b"{}", delay_s=0))
+    for _ in range(2):
+        with pytest.raises(MalformedResponse):
+            await remote.request(ASK)
+        await remote.aclose()
+    assert len(server.requests) == 2
+    assert server.requests[0].client_port != server.requests[1].client_port

@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by the remote providers: a pooled client, SSE parsing and error mapping.
+"""HTTP plumbing shared by the remote providers: a pooled client, SSE parsing, error mapping and
+``HttpModel``, the base class that holds what the providers have in common besides their wire format.
 
 Every failure a provider can meet on the wire leaves this module as a :mod:`keel.errors` type, so
 retry, fallback and circuit-breaker policies act on a handful of classes:
@@ -28,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import httpx
@@ -45,8 +46,13 @@ from keel.errors import (
     Timeout,
     redact,
 )
+from keel.events import AssistantMessage, ToolCall, Usage
+from keel.models._tokens import EstimatedTokenCount
+from keel.models.base import ModelProfile, ModelResponse, ModelSettings
+from keel.models.prices import with_cost
 
 __all__ = [
+    "HttpModel",
     "HttpTransport",
     "SSEEvent",
     "check_base_url",
@@ -368,3 +374,63 @@ class HttpTransport:
             ) from None
         except httpx.HTTPError as exc:
             raise error_for_exception(self.provider, exc, limit) from None
+
+
+class HttpModel(EstimatedTokenCount):
+    """What the remote providers share: names, settings, a pooled ``HttpTransport`` and the answer type.
+
+    A provider sets ``provider``, checks its key and base URL, then calls ``super().__init__``; it
+    keeps only its wire format (``build_body``, ``request``, ``stream``).
+
+    >>> class EchoModel(HttpModel):
+    ...     provider = "echo"
+    >>> EchoModel("small", base_url="http://127.0.0.1:9000", headers={}, profile=ModelProfile())
+    EchoModel('small', base_url='http://127.0.0.1:9000')
+    """
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        headers: Mapping[str, str],
+        profile: ModelProfile,
+        key: str | None = None,
+        timeout_s: float = 60.0,
+        max_connections: int = 20,
+        settings: ModelSettings | None = None,
+    ) -> None:
+        self.model_name = name
+        self.name = f"{self.provider}:{name}"
+        self.base_url = base_url
+        self.profile = profile
+        self.settings = settings or ModelSettings()
+        self._http = HttpTransport(
+            self.provider,
+            base_url,
+            headers,
+            timeout_s=timeout_s,
+            max_connections=max_connections,
+            secrets=[key] if key else [],
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_name!r}, base_url={self.base_url!r})"
+
+    def _timeout(self, settings: ModelSettings | None) -> float | None:
+        return self.settings.merged(settings).timeout_s
+
+    def _answer(self, text: str, calls: list[ToolCall], usage: Usage, finish_reason: str) -> ModelResponse:
+        """The ``ModelResponse`` for a finished answer, its usage priced for this model."""
+        return ModelResponse(
+            message=AssistantMessage(content=text, tool_calls=calls),
+            usage=with_cost(self.name, usage),
+            model=self.name,
+            finish_reason=finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP connections."""
+        await self._http.aclose()

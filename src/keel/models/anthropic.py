@@ -25,15 +25,13 @@ from typing import Any
 from keel.errors import ConfigError, MalformedResponse
 from keel.events import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, Usage, UserMessage
 from keel.models._http import (
-    HttpTransport,
+    HttpModel,
     check_base_url,
     error_for_stream_event,
     guard_malformed,
     load_json,
 )
-from keel.models._tokens import estimate_tokens
 from keel.models.base import ModelProfile, ModelResponse, ModelSettings, StreamItem, TextChunk, ToolSpec
-from keel.models.prices import with_cost
 
 __all__ = ["OUTPUT_TOOL", "AnthropicModel", "to_anthropic_messages"]
 
@@ -164,7 +162,7 @@ class _Answer:
         return "".join(self.text)
 
 
-class AnthropicModel:
+class AnthropicModel(HttpModel):
     """A Claude model through the Anthropic Messages API.
 
     The key comes from ``api_key`` or ``ANTHROPIC_API_KEY``; ``max_tokens`` (required by the API)
@@ -175,6 +173,8 @@ class AnthropicModel:
     >>> model.profile.context_window
     200000
     """
+
+    provider = _PROVIDER
 
     def __init__(
         self,
@@ -192,30 +192,24 @@ class AnthropicModel:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
-        self.model_name = name
-        self.name = f"{_PROVIDER}:{name}"
         base = check_base_url(_PROVIDER, base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
-        self.base_url = base.removesuffix("/v1")
         self.max_tokens = max_tokens
-        self.profile = profile or ModelProfile(native_tools=True, context_window=200_000)
-        self.settings = settings or ModelSettings()
         wire_headers = {
             "content-type": "application/json",
             "anthropic-version": API_VERSION,
             **(headers or {}),
             "x-api-key": key,
         }
-        self._http = HttpTransport(
-            _PROVIDER,
-            self.base_url,
-            wire_headers,
+        super().__init__(
+            name,
+            base_url=base.removesuffix("/v1"),
+            headers=wire_headers,
+            profile=profile or ModelProfile(native_tools=True, context_window=200_000),
+            key=key,
             timeout_s=timeout_s,
             max_connections=max_connections,
-            secrets=[key] if key else [],
+            settings=settings,
         )
-
-    def __repr__(self) -> str:
-        return f"AnthropicModel({self.model_name!r}, base_url={self.base_url!r})"
 
     def build_body(
         self,
@@ -261,12 +255,7 @@ class AnthropicModel:
         reason = "tool_calls" if answer.calls else _FINISH.get(answer.stop_reason or "end_turn", "stop")
         if answer.output is not None and not answer.calls:
             reason = "stop"
-        return ModelResponse(
-            message=AssistantMessage(content=answer.content(), tool_calls=answer.calls),
-            usage=with_cost(self.name, usage),
-            model=self.name,
-            finish_reason=reason,
-        )
+        return self._answer(answer.content(), answer.calls, usage, reason)
 
     async def request(
         self,
@@ -277,8 +266,7 @@ class AnthropicModel:
     ) -> ModelResponse:
         """One Messages API call. Raises ``keel.errors.ModelError`` subclasses on failure."""
         body, wrapped = self.build_body(messages, tools, output_schema, settings)
-        timeout = self.settings.merged(settings).timeout_s
-        data, raw = await self._http.post_json("/v1/messages", body, timeout)
+        data, raw = await self._http.post_json("/v1/messages", body, self._timeout(settings))
         answer = _Answer()
         with guard_malformed(_PROVIDER, raw):
             for block in data["content"]:
@@ -300,9 +288,8 @@ class AnthropicModel:
         structured output arrives as one chunk at the end.
         """
         body, wrapped = self.build_body(messages, tools, output_schema, settings, stream=True)
-        timeout = self.settings.merged(settings).timeout_s
         state = _StreamState(wrapped=wrapped)
-        async for event in self._http.post_sse("/v1/messages", body, timeout):
+        async for event in self._http.post_sse("/v1/messages", body, self._timeout(settings)):
             data = load_json(_PROVIDER, event.data, "stream event")
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "error" or event.event == "error":
@@ -322,14 +309,6 @@ class AnthropicModel:
         if state.answer.output is not None:
             yield TextChunk(state.answer.content())
         yield self._response(state.answer, state.usage)
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        """An estimate (about four characters a token); exact counts need a call to the API."""
-        return estimate_tokens(messages)
-
-    async def aclose(self) -> None:
-        """Close the pooled HTTP connections."""
-        await self._http.aclose()
 
 
 @dataclass

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from keel.errors import ConfigError, MalformedResponse
 from keel.events import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, Usage, UserMessage
 from keel.models._http import (
-    HttpTransport,
+    HttpModel,
     check_base_url,
     error_for_stream_event,
     guard_malformed,
@@ -33,7 +33,6 @@ from keel.models._http import (
 from keel.models._textcalls import TextCallStreamFilter, parse_text_tool_calls
 from keel.models._tokens import estimate_text_tokens, estimate_tokens
 from keel.models.base import ModelProfile, ModelResponse, ModelSettings, StreamItem, TextChunk, ToolSpec
-from keel.models.prices import with_cost
 
 __all__ = ["OpenAIModel", "to_openai_messages", "to_openai_tools"]
 
@@ -202,7 +201,7 @@ class _StreamState:
         return calls
 
 
-class OpenAIModel:
+class OpenAIModel(HttpModel):
     """A model behind the OpenAI Chat Completions API or any server compatible with it.
 
     ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; a key is
@@ -215,6 +214,8 @@ class OpenAIModel:
     >>> model.profile.native_tools
     True
     """
+
+    provider = _PROVIDER
 
     def __init__(
         self,
@@ -229,8 +230,6 @@ class OpenAIModel:
         settings: ModelSettings | None = None,
         structured_output: StructuredOutput = "json_schema",
     ) -> None:
-        self.model_name = name
-        self.name = f"{_PROVIDER}:{name}"
         base = check_base_url(_PROVIDER, base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         is_openai = (urlparse(base).hostname or "").endswith("api.openai.com")
@@ -239,26 +238,20 @@ class OpenAIModel:
                 "no OpenAI API key: set OPENAI_API_KEY or pass api_key=..., "
                 "or point base_url at an OpenAI-compatible server that needs none"
             )
-        self.base_url = base
-        self.profile = profile or ModelProfile(
-            native_tools=True, context_window=128_000 if is_openai else 8192
-        )
-        self.settings = settings or ModelSettings()
         self.structured_output: StructuredOutput = structured_output
         wire_headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             wire_headers["Authorization"] = f"Bearer {key}"
-        self._http = HttpTransport(
-            _PROVIDER,
-            self.base_url,
-            wire_headers,
+        super().__init__(
+            name,
+            base_url=base,
+            headers=wire_headers,
+            profile=profile or ModelProfile(native_tools=True, context_window=128_000 if is_openai else 8192),
+            key=key,
             timeout_s=timeout_s,
             max_connections=max_connections,
-            secrets=[key] if key else [],
+            settings=settings,
         )
-
-    def __repr__(self) -> str:
-        return f"OpenAIModel({self.model_name!r}, base_url={self.base_url!r})"
 
     def build_body(
         self,
@@ -302,13 +295,7 @@ class OpenAIModel:
             out = estimate_text_tokens(text) + sum(8 + len(json.dumps(c.arguments)) // 4 for c in calls)
             prompt = estimate_tokens(messages) + estimate_text_tokens(json.dumps(to_openai_tools(tools)))
             usage = Usage(input_tokens=prompt, output_tokens=out, requests=1)
-        reason = "tool_calls" if calls else (finish_reason or "stop")
-        return ModelResponse(
-            message=AssistantMessage(content=text, tool_calls=calls),
-            usage=with_cost(self.name, usage),
-            model=self.name,
-            finish_reason=reason,
-        )
+        return self._answer(text, calls, usage, "tool_calls" if calls else (finish_reason or "stop"))
 
     async def request(
         self,
@@ -382,14 +369,3 @@ class OpenAIModel:
             if rest:
                 yield TextChunk(rest)
         yield response
-
-    def _timeout(self, settings: ModelSettings | None) -> float | None:
-        return self.settings.merged(settings).timeout_s
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        """An estimate (about four characters a token); Keel ships no OpenAI tokenizer."""
-        return estimate_tokens(messages)
-
-    async def aclose(self) -> None:
-        """Close the pooled HTTP connections."""
-        await self._http.aclose()

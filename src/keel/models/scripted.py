@@ -19,7 +19,7 @@ from typing import Any
 
 from keel.errors import ModelError
 from keel.events import AssistantMessage, Message, ToolCall, Usage
-from keel.models._tokens import estimate_text_tokens, estimate_tokens
+from keel.models._tokens import EstimatedTokenCount, estimate_text_tokens, estimate_tokens
 from keel.models.base import ModelProfile, ModelResponse, ModelSettings, StreamItem, TextChunk, ToolSpec
 
 __all__ = ["ScriptedModel", "call"]
@@ -35,7 +35,7 @@ def call(name: str, /, **arguments: Any) -> ToolCall:
     return ToolCall(id=f"call_{next(_ids)}", name=name, arguments=arguments)
 
 
-class ScriptedModel:
+class ScriptedModel(EstimatedTokenCount):
     """Replays ``replies`` in order (or asks ``fn``), reporting estimated usage.
 
     ``delay_s`` makes every call await that long (for concurrency tests). A reply that is an
@@ -110,6 +110,3 @@ class ScriptedModel:
         for i in range(0, len(text), 8):
             yield TextChunk(text[i : i + 8])
         yield response
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return estimate_tokens(messages)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from keel.errors import ConfigError, ToolError
 
@@ -175,6 +175,18 @@ class _Prepared:
     cwd: str | None
     tmpdir: tempfile.TemporaryDirectory[str] | None
 
+    def spawn_options(self, input: str | bytes | None) -> dict[str, Any]:
+        """The keyword arguments both ``subprocess.Popen`` and ``asyncio.create_subprocess_exec`` get."""
+        return {
+            "stdin": subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            "stdout": subprocess.PIPE,
+            "stderr": subprocess.PIPE,
+            "cwd": self.cwd,
+            "env": self.env,
+            # its own process group, so a timeout kills the command's children too
+            "start_new_session": True,
+        }
+
 
 @contextlib.contextmanager
 def _prepare(
@@ -217,14 +229,19 @@ def _prepare(
             tmp.cleanup()
 
 
+def _keep(sink: bytearray, chunk: bytes, limit: int, flags: list[bool]) -> None:
+    """Add what of ``chunk`` fits under ``limit`` to ``sink``; ``flags[0]`` records a truncation."""
+    room = limit - len(sink)
+    if len(chunk) > room:
+        flags[0] = True
+    if room > 0:
+        sink += chunk[:room]
+
+
 def _drain(stream: IO[bytes], limit: int, sink: bytearray, flags: list[bool]) -> None:
     # Keep reading past the limit so the child never blocks on a full pipe.
     while chunk := stream.read1(65536):  # type: ignore[attr-defined]
-        room = limit - len(sink)
-        if len(chunk) > room:
-            flags[0] = True
-        if room > 0:
-            sink += chunk[:room]
+        _keep(sink, chunk, limit, flags)
     stream.close()
 
 
@@ -288,15 +305,7 @@ def _result(
 
 def _run_sync(prep: _Prepared, input: str | bytes | None, timeout_s: float, limit: int) -> CommandResult:
     started = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603  (argv checked by safe_command, no shell)
-        prep.full_argv,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=prep.cwd,
-        env=prep.env,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(prep.full_argv, **prep.spawn_options(input))  # noqa: S603  (argv checked by safe_command, no shell)
     out, err, flags = bytearray(), bytearray(), [False]
     assert proc.stdout is not None and proc.stderr is not None
     readers = [
@@ -324,11 +333,7 @@ def _run_sync(prep: _Prepared, input: str | bytes | None, timeout_s: float, limi
 async def _adrain(stream: asyncio.StreamReader, limit: int, flags: list[bool]) -> bytes:
     kept = bytearray()
     while chunk := await stream.read(65536):
-        room = limit - len(kept)
-        if len(chunk) > room:
-            flags[0] = True
-        if room > 0:
-            kept += chunk[:room]
+        _keep(kept, chunk, limit, flags)
     return bytes(kept)
 
 
@@ -364,15 +369,7 @@ async def _run_async(
     prep: _Prepared, input: str | bytes | None, timeout_s: float, limit: int
 ) -> CommandResult:
     started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        *prep.full_argv,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=prep.cwd,
-        env=prep.env,
-        start_new_session=True,
-    )
+    proc = await asyncio.create_subprocess_exec(*prep.full_argv, **prep.spawn_options(input))
     assert proc.stdout is not None and proc.stderr is not None
     flags = [False]
     readers = asyncio.gather(_adrain(proc.stdout, limit, flags), _adrain(proc.stderr, limit, flags))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keel.agent import ToolCallRecord
 from keel.errors import redact
 from keel.events import Event, Message, RunStarted, Usage
 from keel.loop.state import RunState
@@ -104,19 +105,7 @@ class RunView(BaseModel):
 
     @classmethod
     def of(cls, state: RunState, agent: str | None = None) -> RunView:
-        calls = []
-        for c in state.calls:
-            r = state.results.get(c.id)
-            calls.append(
-                ToolCallView(
-                    id=c.id,
-                    name=c.name,
-                    arguments=c.arguments,
-                    result=r.content if r else None,
-                    is_error=r.is_error if r else False,
-                    pending_approval=c.id in state.approvals_pending,
-                )
-            )
+        calls = [ToolCallView.model_validate(r, from_attributes=True) for r in ToolCallRecord.all_of(state)]
         failure = None
         if state.failure is not None:
             failure = FailureView(reason=state.failure.reason, message=redact(state.failure.message))

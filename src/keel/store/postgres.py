@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import ConfigError, StoreError
 from keel.events import Event, RunStarted, parse_event
+from keel.store._sql import RUN_COLUMNS, events_query, runs_query
 from keel.store.base import RunRecord, SeqConflict, Subscribers, status_after, tail_store
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 __all__ = ["PostgresStore"]
-
-_COLS = "run_id, agent, session_id, parent_run_id, status, created, updated, tenant, last_seq"
 
 
 class PostgresStore:
@@ -89,7 +88,7 @@ class PostgresStore:
                     status = status_after(status, ev)
                 if isinstance(first, RunStarted):
                     await cur.execute(
-                        f"insert into keel_runs ({_COLS}) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        f"insert into keel_runs ({RUN_COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         (run_id, first.agent, first.session_id, first.parent_run_id, status, first.ts, last.ts,
                          first.metadata.get("tenant"), last.seq),
                     )  # fmt: skip
@@ -106,12 +105,7 @@ class PostgresStore:
         self._subs.notify(run_id)
 
     async def events(self, run_id: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:
-        q = "select data from keel_events where run_id = %s and seq > %s order by seq"
-        args: tuple[Any, ...] = (run_id, after_seq)
-        if limit is not None:
-            q += " limit %s"
-            args = (*args, limit)
-        rows = await self._fetch(q, args)
+        rows = await self._fetch(*events_query("keel_events", "%s", run_id, after_seq, limit))
         return [parse_event(r[0]) for r in rows]
 
     async def _fetch(self, q: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -125,7 +119,7 @@ class PostgresStore:
             raise StoreError(f"cannot read the run store: {type(e).__name__}") from e
 
     async def get_run(self, run_id: str) -> RunRecord | None:
-        rows = await self._fetch(f"select {_COLS} from keel_runs where run_id = %s", (run_id,))
+        rows = await self._fetch(f"select {RUN_COLUMNS} from keel_runs where run_id = %s", (run_id,))
         return RunRecord(*rows[0]) if rows else None
 
     async def list_runs(
@@ -136,13 +130,10 @@ class PostgresStore:
         tenant: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where, args = [], []
-        for col, val in (("session_id", session_id), ("status", status), ("tenant", tenant)):
-            if val is not None:
-                where.append(f"{col} = %s")
-                args.append(val)
-        q = f"select {_COLS} from keel_runs" + (" where " + " and ".join(where) if where else "")
-        rows = await self._fetch(q + " order by created limit %s", (*args, limit))
+        q, args = runs_query(
+            "keel_runs", "%s", session_id=session_id, status=status, tenant=tenant, limit=limit
+        )
+        rows = await self._fetch(q, args)
         return [RunRecord(*r) for r in rows]
 
     def tail(self, run_id: str, after_seq: int = -1) -> AsyncIterator[Event]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keel.errors import StoreError
 from keel.events import Event, RunStarted, parse_event
+from keel.store._sql import RUN_COLUMNS, events_query, runs_query
 from keel.store.base import RunRecord, SeqConflict, Subscribers, status_after, tail_store
 
 __all__ = ["SQLiteStore"]
@@ -30,8 +31,6 @@ create table if not exists runs (
 create index if not exists runs_session on runs(session_id, created);
 create index if not exists runs_status on runs(status, created);
 """
-
-_COLS = "run_id, agent, session_id, parent_run_id, status, created, updated, tenant, last_seq"
 
 
 class SQLiteStore:
@@ -83,7 +82,7 @@ class SQLiteStore:
         last = events[-1]
         if isinstance(first, RunStarted):
             self._db.execute(
-                f"insert into runs ({_COLS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into runs ({RUN_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     first.agent,
@@ -103,18 +102,14 @@ class SQLiteStore:
             )
 
     async def events(self, run_id: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:
-        q = "select data from events where run_id = ? and seq > ? order by seq"
-        args: tuple[object, ...] = (run_id, after_seq)
-        if limit is not None:
-            q += " limit ?"
-            args = (*args, limit)
+        q, args = events_query("events", "?", run_id, after_seq, limit)
         with self._lock:
             rows = self._db.execute(q, args).fetchall()
         return [parse_event(r[0]) for r in rows]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
-            row = self._db.execute(f"select {_COLS} from runs where run_id = ?", (run_id,)).fetchone()
+            row = self._db.execute(f"select {RUN_COLUMNS} from runs where run_id = ?", (run_id,)).fetchone()
         return RunRecord(*row) if row else None
 
     async def list_runs(
@@ -125,14 +120,9 @@ class SQLiteStore:
         tenant: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where, args = [], []
-        for col, val in (("session_id", session_id), ("status", status), ("tenant", tenant)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                args.append(val)
-        q = f"select {_COLS} from runs" + (" where " + " and ".join(where) if where else "")
+        q, args = runs_query("runs", "?", session_id=session_id, status=status, tenant=tenant, limit=limit)
         with self._lock:
-            rows = self._db.execute(q + " order by created limit ?", (*args, limit)).fetchall()
+            rows = self._db.execute(q, args).fetchall()
         return [RunRecord(*r) for r in rows]
 
     def tail(self, run_id: str, after_seq: int = -1) -> AsyncIterator[Event]:

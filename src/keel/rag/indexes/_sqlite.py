@@ -15,7 +15,8 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +139,22 @@ class SQLiteIndex:
             f"INSERT OR REPLACE INTO {self._t['meta']} VALUES ('generation', ?)", (str(self._generation),)
         )
 
+    @contextmanager
+    def _write_locked(self) -> Iterator[SlotMatrix]:
+        """One IMMEDIATE write transaction (the caller holds ``_lock``), yielding the current matrix.
+
+        On any failure it rolls back and drops the matrix, since the generation may be off by one
+        now: the next read reloads it.
+        """
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._fresh_matrix()
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            self._matrix = None
+            raise
+
     # ---------------------------------------------------------------- writes
 
     async def upsert(
@@ -161,9 +178,7 @@ class SQLiteIndex:
         tag_rows: list[tuple[str, int]] = []
         posting_rows: list[tuple[str, int, int]] = []
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                store = self._fresh_matrix()
+            with self._write_locked() as store:
                 if self._dim is None:
                     self._dim = int(matrix.shape[1])
                 if store.dim != self._dim:  # loaded before the first vector fixed the size: still empty
@@ -186,11 +201,6 @@ class SQLiteIndex:
                     f"INSERT OR REPLACE INTO {t['meta']} VALUES ('next_slot', ?)", (str(first + len(ids)),)
                 )
                 self._bump_generation_locked()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._matrix = None  # the generation may be off by one now: reload next time
-                raise
             store.remove(old)
             store.append(slots, matrix, [r[2] for r in rows], [r[3] for r in rows])
             self._stats = None
@@ -222,9 +232,7 @@ class SQLiteIndex:
 
     def _delete_sync(self, ids: Sequence[str] | None, f: Filter | None) -> int:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                store = self._fresh_matrix()
+            with self._write_locked() as store:
                 if f is not None:
                     where, params = self._where(f)
                     slots = [
@@ -238,11 +246,6 @@ class SQLiteIndex:
                     slots = self._delete_ids_locked(list(ids or []))
                 if slots:
                     self._bump_generation_locked()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._matrix = None  # the generation may be off by one now: reload next time
-                raise
             store.remove(slots)
             self._stats = None
             return len(slots)
