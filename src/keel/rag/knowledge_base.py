@@ -178,7 +178,7 @@ class KnowledgeBase:
         pending = _Pending()
         for doc in docs:
             meta = {**metadata, **doc.metadata}
-            doc = Document(doc.source, doc.text, doc.title, doc.format, meta)
+            doc = Document(doc.source, doc.text, doc.title, doc.format, meta, doc.questions)
             try:
                 chunks = self.chunker.split(doc)
             except DocumentTooLarge as e:
@@ -197,9 +197,11 @@ class KnowledgeBase:
         self, doc: Document, chunks: list[Chunk], pending: _Pending, report: IngestReport
     ) -> None:
         tenant = doc.metadata.get("tenant")
+        key = f"{tenant}\x1f{doc.source}" if tenant else doc.source
         if tenant:  # one source may exist for several tenants: keep their chunk ids apart
             for c in chunks:
-                c.id = chunk_id(f"{tenant}\x1f{doc.source}", c.position, c.embedding_text())
+                c.id = chunk_id(key, c.position, c.embedding_text())
+        chunks = chunks + self.chunker.question_chunks(doc, chunks, key)
         meta_hash = _meta_hash(doc.metadata)
         for c in chunks:
             c.metadata["meta_hash"] = meta_hash

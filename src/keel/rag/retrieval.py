@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from keel.errors import ConfigError
-from keel.rag._types import Filter, FilterLike, Hit
+from keel.rag._types import QUESTION_OF, Filter, FilterLike, Hit
 
 if TYPE_CHECKING:
     from keel.rag.embedders import Embedder
@@ -110,10 +110,13 @@ class HybridSearcher:
         vectors = await self.embedder.embed(queries) if mode != "keyword" else None
         rankings: list[list[Hit]] = []
         for i, q in enumerate(queries):
-            if vectors is not None:
-                rankings.append(await self.index.search(vectors[i], self.candidates, f))
+            qv = vectors[i] if vectors is not None else None
+            if qv is not None:
+                rankings.append(await self._passages(await self.index.search(qv, self.candidates, f), qv))
             if mode != "vector":
-                rankings.append(await self.index.keyword_search(q, self.candidates, f))
+                rankings.append(
+                    await self._passages(await self.index.keyword_search(q, self.candidates, f), qv)
+                )
         if len(rankings) == 1 and not (rerank and self.reranker):
             return rankings[0][:k]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)
@@ -139,8 +142,39 @@ class HybridSearcher:
                     h.scores["vector"] = sims[h.id]
         if any("bm25" not in h.scores for h in pool):
             # BM25 for pool members the keyword ranking cut off: one wider keyword query.
-            wide = {h.id: h.score for h in await self.index.keyword_search(query, self.candidates * 4, f)}
+            ranking = await self.index.keyword_search(query, self.candidates * 4, f)
+            wide = {h.id: h.score for h in await self._passages(ranking, qvec)}
             for h in pool:
                 h.scores.setdefault("bm25", wide.get(h.id, 0.0))
         for h in pool:
             h.scores.setdefault("vector", 0.0)
+
+    async def _passages(self, ranking: list[Hit], qvec: object) -> list[Hit]:
+        """The ranking with each example-question hit (``Document.questions``) replaced by the passage
+        it stands for, keeping its rank and scores; a passage listed twice keeps its best rank.
+
+        A document's score is thus the best of its passages' and its questions' (multi-vector
+        max-sim). When a document has several passages, the question leads to the one closest to
+        the query (its first passage in a keyword-only search).
+        """
+        links = {h.id: h.metadata[QUESTION_OF] for h in ranking if h.metadata.get(QUESTION_OF)}
+        if not links:
+            return ranking
+        wanted = sorted({p for ids in links.values() for p in ids})
+        stored = {h.id: h for h in await self.index.get(wanted)}
+        several = sorted({p for ids in links.values() if len(ids) > 1 for p in ids if p in stored})
+        near = await self.index.similarity(qvec, several) if several and qvec is not None else {}  # type: ignore[arg-type]
+        out: list[Hit] = []
+        seen: set[str] = set()
+        for hit in ranking:
+            if hit.id in links:
+                ids = [p for p in links[hit.id] if p in stored]
+                if not ids:
+                    continue  # a stale link: its passages were removed
+                best = max(ids, key=lambda p: near.get(p, 0.0))
+                passage = stored[best]
+                hit = replace(passage, score=hit.score, scores=dict(hit.scores))
+            if hit.id not in seen:
+                seen.add(hit.id)
+                out.append(hit)
+        return out
