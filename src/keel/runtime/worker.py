@@ -3,6 +3,10 @@
 A worker holds nothing between jobs: the run's state comes from the store on every claim, so a step
 can run on any worker, and a worker that dies loses at most the step in flight (its events up to
 the last flush are kept, and the queue hands the job to another worker).
+
+With an ``EventBus`` the model streams and its tokens are published as ``TextDelta`` events while the
+step runs (``advance_live``); a worker on a PostgreSQL queue gets a ``PgBus`` on the same database
+unless ``live_deltas=False``.
 """
 
 from __future__ import annotations
@@ -11,17 +15,21 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from keel.errors import KeelError, StoreError
+from keel.errors import KeelError, RunError, StoreError
+from keel.events import Event, TextDelta
+from keel.runtime.bus import EventBus, bus_for_queue
 from keel.runtime.queue import Job, RunQueue
 from keel.store.base import SeqConflict
 
 if TYPE_CHECKING:
     from keel.agent import Agent
+    from keel.loop.state import RunState
+    from keel.store.base import RunStore
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "advance_live"]
 
 log = logging.getLogger("keel.worker")
 
@@ -31,7 +39,13 @@ class Worker:
 
     ``steps_per_claim`` steps are taken per claim (1 = fair step-level scheduling; more = fewer
     queue round trips). ``stop()`` drains: in-flight steps finish and are persisted, nothing new
-    is claimed.
+    is claimed. ``bus``: where the tokens of streaming steps go (by default the queue's own bus, if
+    it has one: ``PgBus`` for ``PgQueue``; ``live_deltas=False`` turns that off and the model is
+    called without streaming).
+
+    >>> from keel.runtime import InProcessQueue
+    >>> Worker(InProcessQueue(), {}, concurrency=2).bus is None
+    True
     """
 
     def __init__(
@@ -42,8 +56,12 @@ class Worker:
         concurrency: int = 4,
         steps_per_claim: int = 1,
         name: str | None = None,
+        bus: EventBus | None = None,
+        live_deltas: bool = True,
     ) -> None:
         self.queue = queue
+        self.bus = bus
+        self.live_deltas = live_deltas
         self.agents = dict(agents)
         self.concurrency = concurrency
         self.steps_per_claim = steps_per_claim
@@ -56,7 +74,15 @@ class Worker:
 
     async def run(self) -> None:
         """Work until ``stop()``; returns after in-flight steps have finished."""
-        await asyncio.gather(*(self._lane(i) for i in range(self.concurrency)))
+        own = bus_for_queue(self.queue) if self.bus is None and self.live_deltas else None
+        if own is not None:
+            self.bus = own
+        try:
+            await asyncio.gather(*(self._lane(i) for i in range(self.concurrency)))
+        finally:
+            if own is not None:
+                await own.close()  # sends the tokens still pending
+                self.bus = None
 
     async def _lane(self, lane: int) -> None:
         while not self._stopping.is_set():
@@ -72,7 +98,10 @@ class Worker:
             await self.queue.release(job, delay_s=5.0)
             return
         try:
-            state = await agent.advance(job.run_id, steps=self.steps_per_claim)
+            if self.bus is not None:
+                state = await advance_live(agent, job.run_id, self.steps_per_claim, self.bus)
+            else:
+                state = await agent.advance(job.run_id, steps=self.steps_per_claim)
         except SeqConflict:  # another worker advanced this run: its job carries it on
             await self.queue.ack(job)
             return
@@ -89,3 +118,48 @@ class Worker:
             await self.queue.release(job)  # the next step, possibly on another worker
         else:
             await self.queue.ack(job)
+
+
+class _Marking:
+    """The run store as one run's step sees it: remembers the last seq persisted, and announces it
+    on the bus after each append (a stream waits for that mark before it sends the response)."""
+
+    def __init__(self, store: RunStore, run_id: str, flushed: int, bus: EventBus) -> None:
+        self._store, self._run_id, self.flushed, self._bus = store, run_id, flushed, bus
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        await self._store.append(run_id, events)
+        if run_id == self._run_id and events:
+            self.flushed = events[-1].seq
+            self._bus.mark(run_id, self.flushed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def advance_live(agent: Agent[Any], run_id: str, steps: int | None, bus: EventBus) -> RunState:
+    """``Agent.advance`` with the model streaming: each ``TextDelta`` is published on ``bus``,
+    stamped with the last *persisted* seq (the loop stamps the last emitted one, which may still
+    be buffered), and every append of the run is marked on the bus.
+
+    >>> state = await advance_live(agent, run_id, 1, InProcessBus())  # doctest: +SKIP
+    """
+    from keel.loop.run import Run, drive
+    from keel.loop.state import RunState
+
+    events = await agent.store.events(run_id)
+    if not events:
+        raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
+    state = RunState.from_events(run_id, events)
+    if state.done or state.status == "suspended":
+        return state
+    store = _Marking(agent.store, run_id, state.last_seq, bus)
+
+    def listener(ev: Event) -> None:
+        if isinstance(ev, TextDelta):
+            ev.seq = store.flushed
+            bus.publish(ev)
+
+    history = await agent._history(state.session_id)
+    run = Run(agent.config(), state, cast("RunStore", store), history=history, listener=listener)
+    return await drive(run, steps)

@@ -1,9 +1,11 @@
 """``Service``: what the routes act on. It starts runs, waits on them, cancels them and records
 approval decisions, always through the store and the queue, never by running a step itself.
 
-Embedded mode: an ``InProcessQueue`` and in-process ``StreamingWorker``s advance the runs.
-Production mode: the same calls, with the ``RunQueue`` the configuration names and no workers here.
-Every object is tenant-scoped: a run of another tenant is "not found".
+Embedded mode: an ``InProcessQueue`` and in-process ``StreamingWorker``s advance the runs, and
+tokens travel on an ``InProcessBus``. Production mode: the same calls, with the ``RunQueue`` the
+configuration names and no workers here; with a PostgreSQL queue, tokens come from the workers over
+a ``PgBus`` (LISTEN/NOTIFY on the queue's database). Every object is tenant-scoped: a run of
+another tenant is "not found".
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 from keel.errors import ApprovalError, ConfigError
 from keel.events import ApprovalDecided, ApprovalRequested, Event, ModelResponded, RunResumed
 from keel.loop.state import RunState
+from keel.runtime.bus import EventBus, InProcessBus, bus_for_queue
 from keel.runtime.queue import InProcessQueue, Job, RunQueue
 from keel.serve.errors import not_found
 from keel.serve.ratelimit import RateLimiter, memory_buckets, redis_buckets
 from keel.serve.registry import AgentRegistry
 from keel.serve.schemas import ApprovalView, RunSummary, pending_calls, scope_session, unscope_session
 from keel.serve.tailing import NotifyingStore
-from keel.serve.workers import DeltaBus, StreamingWorker, fail_run
+from keel.serve.workers import StreamingWorker, fail_run
 from keel.store.base import RunRecord, RunStore, SeqConflict
 
 if TYPE_CHECKING:
@@ -96,6 +99,7 @@ class Service:
         keys: KeyStore,
         queue: RunQueue,
         limiter: RateLimiter,
+        bus: EventBus | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -103,7 +107,7 @@ class Service:
         self.keys = keys
         self.queue = queue
         self.limiter = limiter
-        self.bus = DeltaBus()
+        self.bus: EventBus = bus if bus is not None else InProcessBus()
         self.workers: list[StreamingWorker] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._meters: set[asyncio.Task[None]] = set()
@@ -127,8 +131,10 @@ class Service:
         # every in-process append goes through the wrapper, so tailers wake at once
         shared = NotifyingStore(store, poll_s=0.25 if config.mode == "production" else 1.0)
         registry.bind(shared)
-        svc = cls(config, registry, shared, keys, queue, limiter)
-        svc._closers = [queue.close]
+        bus = bus_for_queue(queue) or InProcessBus()
+        bus.on_mark = shared.wake  # a worker's mark: the run's new events are in the store
+        svc = cls(config, registry, shared, keys, queue, limiter, bus)
+        svc._closers = [bus.close, queue.close]
         if redis_client is not None:
             svc._closers.append(redis_client.aclose)
         if own_keys:
@@ -236,6 +242,9 @@ class Service:
             metadata=meta,
             run_id=run_id or uuid.uuid4().hex,
         )
+        # a stream subscribed before the run existed must be listening before any worker can
+        # publish: everything after run_started is live for it
+        await self.bus.ready(rid, live_after=0)
         await self.queue.put(Job(run_id=rid, agent=agent_name, priority=priority, tenant=tenant))
         self._meter(rid, key_id, tenant, after=0)
         return rid

@@ -1,7 +1,9 @@
 """Server-sent events: a run's persisted events (tailed from the store) merged with live deltas.
 
 Keel's own stream names each SSE event after the event type and carries its JSON; persisted events
-also carry ``id: <seq>``, so a client that reconnects with ``Last-Event-ID`` misses nothing.
+also carry ``id: <seq>``, so a client that reconnects with ``Last-Event-ID`` misses no persisted
+event. Deltas are live only: a reconnecting client gets the persisted events it missed (the
+``model_responded`` among them has the whole text), and deltas again from then on.
 
 >>> from keel.events import RunFinished
 >>> sse_event(RunFinished(run_id="r", seq=3, ts=0.0, output="hi"))
@@ -17,7 +19,8 @@ from collections import deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from keel.events import ApprovalRequested, Event, RunFailed, RunFinished, TextDelta
+from keel.events import ApprovalRequested, Event, ModelResponded, RunFailed, RunFinished, TextDelta
+from keel.runtime.bus import Subscription
 from keel.serve.schemas import present
 from keel.store.base import RunStore
 
@@ -48,36 +51,80 @@ def _drain(q: asyncio.Queue[TextDelta] | None) -> list[TextDelta]:
     return out
 
 
-class _Cursor:
-    """Which persisted events were sent, and whether the stream has reached its end."""
+class _Merge:
+    """Persisted events in seq order, each preceded by the deltas published before it.
 
-    def __init__(self, store: RunStore, run_id: str, after: int, stop_on_suspend: bool) -> None:
+    A delta's ``seq`` is the last event persisted before it was published: it goes after that
+    event and before the next. A persisted ``model_responded`` waits for its mark on a bus where
+    deltas can lag (``Subscription.settle``); a delta that still comes after its message was sent
+    is dropped, never sent out of order.
+    """
+
+    def __init__(
+        self, store: RunStore, run_id: str, after: int, deltas: asyncio.Queue[TextDelta] | None, stop: bool
+    ) -> None:
         self.store, self.run_id, self.last = store, run_id, after
-        self.stop_on_suspend = stop_on_suspend
+        self.stop_on_suspend = stop
         self.ended = False
+        self.responded = -1  # seq of the last model_responded sent: older deltas are stale
+        self.deltas = deltas
+        self.held: deque[TextDelta] = deque()
+        self.next_delta = asyncio.ensure_future(deltas.get()) if deltas is not None else None
 
-    async def accept(self, ev: Event) -> list[Event]:
-        """The events to send for ``ev`` (none if already sent); sets ``ended`` at the end."""
+    def collect(self) -> None:
+        """Move the deltas that have arrived into ``held``, in arrival order."""
+        if self.next_delta is not None and self.next_delta.done() and self.deltas is not None:
+            self.held.append(self.next_delta.result())
+            self.next_delta = asyncio.ensure_future(self.deltas.get())
+        self.held.extend(_drain(self.deltas))
+
+    async def persisted(self, ev: Event) -> list[Event]:
+        """What to send for the persisted ``ev`` (the next in seq order, or already sent)."""
         if ev.seq <= self.last or self.ended:
             return []
+        if isinstance(ev, ModelResponded) and isinstance(self.deltas, Subscription):
+            await self.deltas.settle(ev.seq)
+        self.collect()
+        out: list[Event] = []
+        while self.held and self.held[0].seq < ev.seq:
+            delta = self.held.popleft()
+            if delta.seq >= self.responded:
+                out.append(delta)
         self.last = ev.seq
+        if isinstance(ev, ModelResponded):
+            self.responded = ev.seq
+        out.append(ev)
         if isinstance(ev, RunFinished | RunFailed):
             self.ended = True
         elif self.stop_on_suspend and isinstance(ev, ApprovalRequested):
             # every approval request of a step is written in one append: send the rest, then stop
-            rest = await self.store.events(self.run_id, after_seq=ev.seq)
-            self.last = rest[-1].seq if rest else self.last
+            for rest in await self.store.events(self.run_id, after_seq=ev.seq):
+                self.last = rest.seq
+                out.append(rest)
             self.ended = True
-            return [ev, *rest]
-        return [ev]
-
-    async def catch_up(self, until: int) -> list[Event]:
-        out: list[Event] = []
-        for ev in await self.store.events(self.run_id, after_seq=self.last, limit=until - self.last):
-            out += await self.accept(ev)
-            if self.ended:
-                break
         return out
+
+    async def live(self) -> list[Event]:
+        """The held deltas, each after the persisted events it follows (read from the store if the
+        tail is behind)."""
+        out: list[Event] = []
+        while self.held and not self.ended:
+            delta = self.held.popleft()
+            if delta.seq > self.last:
+                behind = await self.store.events(
+                    self.run_id, after_seq=self.last, limit=delta.seq - self.last
+                )
+                for ev in behind:
+                    out += await self.persisted(ev)
+                    if self.ended:
+                        return out
+            if delta.seq >= self.responded:
+                out.append(delta)
+        return out
+
+    def close(self) -> None:
+        if self.next_delta is not None and not self.next_delta.done():
+            self.next_delta.cancel()
 
 
 async def merged_events(
@@ -94,55 +141,41 @@ async def merged_events(
     ``None`` is yielded after ``keepalive_s`` of silence, for the caller to send a keep-alive.
     Order: a delta's ``seq`` is the last event persisted before it was published, so the events
     up to it are sent first (read from the store if the tail is behind), later ones after it.
+    ``deltas`` from a ``keel.runtime.bus.Subscription`` are awaited until the bus delivers them.
     """
-    cursor = _Cursor(store, run_id, after, stop_on_suspend)
+    if isinstance(deltas, Subscription) and deltas.needs_marks:
+        await deltas.ready()
+        if deltas.live_after is None:  # a follower: what is persisted now is history, not live
+            rec = await store.get_run(run_id)
+            deltas.live_after = rec.last_seq if rec is not None else -1
+    merge = _Merge(store, run_id, after, deltas, stop_on_suspend)
     tail = store.tail(run_id, after)
     next_ev: asyncio.Future[Event] = asyncio.ensure_future(anext(tail))
-    next_delta = asyncio.ensure_future(deltas.get()) if deltas is not None else None
-    held: deque[TextDelta] = deque()
     try:
-        while not cursor.ended:
-            waiting = {f for f in (next_ev, next_delta) if f is not None}
+        while not merge.ended:
+            waiting = {f for f in (next_ev, merge.next_delta) if f is not None}
             done, _ = await asyncio.wait(waiting, timeout=keepalive_s, return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 yield None
                 continue
-            if next_delta is not None and next_delta in done:
-                held.append(next_delta.result())
-                held.extend(_drain(deltas))
-                next_delta = asyncio.ensure_future(deltas.get()) if deltas is not None else None
-            accepted: list[Event] = []
+            merge.collect()
             if next_ev in done:
                 try:
                     ev = next_ev.result()
                 except StopAsyncIteration:
                     return
-                while held and held[0].seq < ev.seq:
-                    async for out in _with_catch_up(cursor, held.popleft()):
-                        yield out
-                accepted = await cursor.accept(ev)
-                if not cursor.ended:
-                    next_ev = asyncio.ensure_future(anext(tail))
-            for out in accepted:
-                yield out
-            while held and not cursor.ended:
-                async for out in _with_catch_up(cursor, held.popleft()):
+                for out in await merge.persisted(ev):
                     yield out
+                if not merge.ended:
+                    next_ev = asyncio.ensure_future(anext(tail))
+            for out in await merge.live():
+                yield out
     finally:
-        for f in (next_ev, next_delta):
-            if f is not None and not f.done():
-                f.cancel()
+        merge.close()
+        if not next_ev.done():
+            next_ev.cancel()
         await asyncio.wait({next_ev})  # the tail must stop running before it can be closed
         close = getattr(tail, "aclose", None)
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
-
-
-async def _with_catch_up(cursor: _Cursor, delta: TextDelta) -> AsyncGenerator[Event, None]:
-    """The persisted events up to the delta's stamp that were not sent yet, then the delta."""
-    if delta.seq > cursor.last:
-        for ev in await cursor.catch_up(until=delta.seq):
-            yield ev
-    if not cursor.ended:
-        yield delta

@@ -3,7 +3,8 @@
 Every append made in this process (the API, in-process workers) wakes the tailers of that run at
 once. A tailer registers for the wake-up *before* it reads, so an append that lands while the
 consumer is busy with the previous event is never missed; appends by other processes (production
-workers) are picked up by polling every ``poll_s``.
+workers) are picked up by polling every ``poll_s``, or at once when the live-event bus relays the
+worker's mark (``wake``).
 
 >>> import asyncio
 >>> from keel.store import MemoryStore
@@ -55,6 +56,10 @@ class NotifyingStore:
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
         await self.inner.append(run_id, events)
+        self._wakeups.notify(run_id)
+
+    def wake(self, run_id: str, seq: int = -1) -> None:
+        """Another process appended to ``run_id`` (up to ``seq``): its tailers read the store now."""
         self._wakeups.notify(run_id)
 
     async def events(self, run_id: str, after_seq: int = -1, limit: int | None = None) -> list[Event]:

@@ -1,10 +1,9 @@
-"""In-process workers for embedded mode, and the live channel for streamed text.
+"""In-process workers for embedded mode: a ``keel.runtime.Worker`` that can cancel a step in flight.
 
 ``TextDelta`` events are never persisted, so a stream that tails the store would never see tokens.
-The in-process ``StreamingWorker`` advances runs with a listener that publishes each delta on a
-``DeltaBus``; the API merges the bus with the store's tail. In production mode steps run on other
-machines: a distributed backend publishes deltas on its own bus (same ``DeltaBus`` interface) or
-streams carry the persisted events only.
+Workers publish them on an ``EventBus`` (``keel.runtime.bus``) while the model streams; the API
+merges its subscription with the store's tail (``keel.serve.sse``). In embedded mode the bus is an
+``InProcessBus``; in production ``keel worker`` processes publish on a ``PgBus``.
 
 >>> bus = DeltaBus()
 >>> q = bus.subscribe("r1")
@@ -17,97 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, RunError
-from keel.events import Event, RunFailed, TextDelta
-from keel.loop.run import Run, drive
+from keel.events import RunFailed
 from keel.loop.state import RunState
+from keel.runtime.bus import EventBus, InProcessBus
 from keel.runtime.queue import Job, RunQueue
-from keel.runtime.worker import Worker
+from keel.runtime.worker import Worker, advance_live
 from keel.store.base import SeqConflict
 
 if TYPE_CHECKING:
     from keel.agent import Agent
     from keel.store.base import RunStore
 
-__all__ = ["DeltaBus", "StreamingWorker", "advance_with_listener", "fail_run"]
+__all__ = ["DeltaBus", "StreamingWorker", "fail_run"]
 
 log = logging.getLogger("keel.serve")
 
-
-class DeltaBus:
-    """Fan-out of live ``TextDelta`` events to subscribers of a run, in this process.
-
-    Each subscriber has a bounded queue; a subscriber that falls 10,000 deltas behind loses the
-    extra ones (the persisted ``model_responded`` event still carries the whole text).
-    """
-
-    def __init__(self, max_pending: int = 10_000) -> None:
-        self._subs: dict[str, set[asyncio.Queue[TextDelta]]] = {}
-        self._max = max_pending
-
-    def subscribe(self, run_id: str) -> asyncio.Queue[TextDelta]:
-        q: asyncio.Queue[TextDelta] = asyncio.Queue(self._max)
-        self._subs.setdefault(run_id, set()).add(q)
-        return q
-
-    def unsubscribe(self, run_id: str, q: asyncio.Queue[TextDelta]) -> None:
-        subs = self._subs.get(run_id)
-        if subs is not None:
-            subs.discard(q)
-            if not subs:
-                del self._subs[run_id]
-
-    def publish(self, ev: Event) -> None:
-        if not isinstance(ev, TextDelta):
-            return
-        for q in self._subs.get(ev.run_id, ()):
-            if not q.full():
-                q.put_nowait(ev)
-
-
-class _FlushMark:
-    """The run store, remembering the last sequence number persisted for one run.
-
-    A delta is stamped with it (``TextDelta.seq``), so a stream can send every event persisted
-    before the delta ahead of it, however far behind the stream is.
-    """
-
-    def __init__(self, store: RunStore, run_id: str, flushed: int) -> None:
-        self._store, self._run_id, self.flushed = store, run_id, flushed
-
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        await self._store.append(run_id, events)
-        if run_id == self._run_id and events:
-            self.flushed = events[-1].seq
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-async def advance_with_listener(
-    agent: Agent[Any], run_id: str, steps: int | None, publish: Callable[[Event], None]
-) -> RunState:
-    """``Agent.advance`` with a listener, so the model streams and each delta reaches ``publish``
-    stamped with the last persisted sequence number (``Agent.advance`` takes no listener yet)."""
-    events = await agent.store.events(run_id)
-    if not events:
-        raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
-    state = RunState.from_events(run_id, events)
-    if state.done or state.status == "suspended":
-        return state
-    mark = _FlushMark(agent.store, run_id, state.last_seq)
-
-    def listener(ev: Event) -> None:
-        if isinstance(ev, TextDelta):
-            ev.seq = mark.flushed
-            publish(ev)
-
-    history = await agent._history(state.session_id)
-    run = Run(agent.config(), state, cast("RunStore", mark), history=history, listener=listener)
-    return await drive(run, steps)
+DeltaBus = InProcessBus
+"""The in-process bus (the name this module used before ``keel.runtime.bus``)."""
 
 
 async def fail_run(store: RunStore, run_id: str, reason: str, message: str) -> RunState:
@@ -129,7 +58,7 @@ async def fail_run(store: RunStore, run_id: str, reason: str, message: str) -> R
 
 
 class StreamingWorker(Worker):
-    """A ``keel.runtime.Worker`` that streams deltas to a ``DeltaBus`` and can cancel a step in flight.
+    """A ``keel.runtime.Worker`` that always streams deltas to ``bus`` and can cancel a step in flight.
 
     >>> from keel.runtime import InProcessQueue
     >>> w = StreamingWorker(InProcessQueue(), {}, bus=DeltaBus())
@@ -142,13 +71,15 @@ class StreamingWorker(Worker):
         queue: RunQueue,
         agents: Mapping[str, Agent[Any]],
         *,
-        bus: DeltaBus,
+        bus: EventBus,
         concurrency: int = 4,
         steps_per_claim: int = 1,
         name: str | None = None,
     ) -> None:
-        super().__init__(queue, agents, concurrency=concurrency, steps_per_claim=steps_per_claim, name=name)
-        self.bus = bus
+        super().__init__(
+            queue, agents, concurrency=concurrency, steps_per_claim=steps_per_claim, name=name, bus=bus
+        )
+        self.live_bus = bus
         self._inflight: dict[str, asyncio.Task[RunState]] = {}
 
     def cancel(self, run_id: str) -> asyncio.Task[RunState] | None:
@@ -163,9 +94,7 @@ class StreamingWorker(Worker):
         if agent is None:
             await super().process(job)  # logs and releases the job for a worker that has the agent
             return
-        task = asyncio.create_task(
-            advance_with_listener(agent, job.run_id, self.steps_per_claim, self.bus.publish)
-        )
+        task = asyncio.create_task(advance_live(agent, job.run_id, self.steps_per_claim, self.live_bus))
         self._inflight[job.run_id] = task
         try:
             await asyncio.wait({task})
