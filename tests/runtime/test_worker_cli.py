@@ -76,3 +76,19 @@ def test_worker_command_documents_its_options() -> None:
     assert result.exit_code == 0
     for option in ("--agents", "--store", "--queue", "--concurrency", "--tenant-limit", "--lease"):
         assert option in result.output
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], True), (["--no-live-deltas"], False)])
+def test_worker_command_passes_live_deltas_to_the_worker(monkeypatch, flag, expected) -> None:
+    import keel.runtime.cli as cli
+
+    seen: dict = {}
+
+    async def fake_serve_worker(agents, store_url, queue_url=None, **kw):
+        seen.update(kw)
+        return 0
+
+    monkeypatch.setattr(cli, "serve_worker", fake_serve_worker)
+    result = CliRunner().invoke(worker, ["--agents", "m:a", "--store", "postgresql://x/db", *flag])
+    assert result.exit_code == 0, result.output
+    assert seen["live_deltas"] is expected

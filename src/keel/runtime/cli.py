@@ -92,6 +92,7 @@ async def serve_worker(
     steps_per_claim: int = 1,
     name: str | None = None,
     drain_timeout_s: float = 120.0,
+    live_deltas: bool = True,
 ) -> int:
     """Run a worker until SIGTERM/SIGINT, then drain and close; returns the number of steps taken."""
     from keel.runtime.worker import Worker
@@ -101,7 +102,14 @@ async def serve_worker(
         loaded: Mapping[str, Agent[Any]] = load_agents(agents, store)  # config errors before connecting
         queue = await open_queue(queue_url or store_url, tenant_limit=tenant_limit, lease_s=lease_s)
         try:
-            w = Worker(queue, loaded, concurrency=concurrency, steps_per_claim=steps_per_claim, name=name)
+            w = Worker(
+                queue,
+                loaded,
+                concurrency=concurrency,
+                steps_per_claim=steps_per_claim,
+                name=name,
+                live_deltas=live_deltas,
+            )
             loop = asyncio.get_running_loop()
             watchdog: list[asyncio.Task[None]] = []
 
@@ -171,6 +179,12 @@ def _dump_tasks() -> None:
     show_default=True,
     help="Seconds a SIGTERM drain may take before the worker exits anyway (status 3).",
 )
+@click.option(
+    "--live-deltas/--no-live-deltas",
+    default=True,
+    show_default=True,
+    help="Stream model tokens to API servers as they come (PostgreSQL NOTIFY); off: whole messages only.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def worker(
     agents: str,
@@ -182,6 +196,7 @@ def worker(
     steps_per_claim: int,
     name: str | None,
     drain_timeout_s: float,
+    live_deltas: bool,
     log_level: str,
 ) -> None:
     """Advance runs from the shared queue until SIGTERM; in-flight steps finish first."""
@@ -197,6 +212,7 @@ def worker(
             steps_per_claim=steps_per_claim,
             name=name,
             drain_timeout_s=drain_timeout_s,
+            live_deltas=live_deltas,
         )
     )
     click.echo(f"keel worker: drained after {steps} steps", err=True)
