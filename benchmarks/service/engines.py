@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _measure import children, cpu_s, pct, pids_with_arg  # noqa: E402
+
 WORKERS, LEASE_S = 2, 2.0
 SLOTS = int(os.environ.get("BENCH_SLOTS", "8"))
 
@@ -37,7 +41,6 @@ SLOTS = int(os.environ.get("BENCH_SLOTS", "8"))
 
 
 async def pg_worker(url: str) -> None:
-    sys.path.insert(0, str(HERE))
     import _record
 
     from keel.runtime import Job
@@ -115,11 +118,7 @@ class PgEngine(Engine):
         self.queue = await PgQueue(self.url).open()
 
     def server_pids(self) -> list[int]:
-        import psutil
-
-        return [
-            p.pid for p in psutil.process_iter(["cmdline"]) if self._dir in " ".join(p.info["cmdline"] or [])
-        ]
+        return pids_with_arg(self._dir)
 
     def worker_cmd(self) -> list[str]:
         return [sys.executable, __file__, "pg-worker", self.url]
@@ -160,7 +159,6 @@ class DramatiqEngine(RedisEngine):
 
     async def open(self) -> None:
         await super().open()
-        sys.path.insert(0, str(HERE))
         sys.modules.pop("_dramatiq_app", None)  # its broker binds to this engine's Redis
         import _dramatiq_app
 
@@ -189,7 +187,6 @@ class TaskiqEngine(RedisEngine):
 
     async def open(self) -> None:
         await super().open()
-        sys.path.insert(0, str(HERE))
         sys.modules.pop("_taskiq_app", None)
         import _taskiq_app
 
@@ -240,33 +237,6 @@ def _latencies(out: Path) -> list[float]:
     return vals
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by ``pids`` and their children."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            for p in [proc, *proc.children(recursive=True)]:
-                t = p.cpu_times()
-                total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    import psutil
-
-    return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-
-
-def _pct(vals: list[float], q: float) -> float:
-    vals = sorted(vals)
-    return vals[min(len(vals) - 1, int(q * len(vals)))] if vals else float("nan")
-
-
 async def _wait_lines(out: Path, name: str, n: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -287,28 +257,28 @@ async def measure(key: str, runs: int, steps: int) -> dict[str, Any]:
         await asyncio.sleep(1.0)  # let consumers subscribe
         # throughput under load, and the CPU it cost (robust to other work on the machine)
         pids = [p.pid for p in procs] + engine.server_pids()
-        cpu0 = _cpu_s(pids)
+        cpu0 = cpu_s(pids)
         t0 = time.perf_counter()
         for r in range(runs):
             await engine.enqueue_chain(r, steps)
         ok = await _wait_lines(out, "done.txt", runs, 180)
         dt = time.perf_counter() - t0
-        cpu = _cpu_s(pids) - cpu0
+        cpu = cpu_s(pids) - cpu0
         lat = _latencies(out)
         row["cpu_ms_step"] = cpu * 1000 / max(1, len(lat))
         row.update(
-            steps_s=len(lat) / dt if ok else float("nan"), load_p50=_pct(lat, 0.5), load_p99=_pct(lat, 0.99)
+            steps_s=len(lat) / dt if ok else float("nan"), load_p50=pct(lat, 0.5), load_p99=pct(lat, 0.99)
         )
         # light load: one chain, each step enqueued by the previous one
         await engine.enqueue_chain(runs + 1, 50)
         ok = await _wait_lines(out, "done.txt", runs + 1, 60)
         lat = _latencies(out)
-        row.update(idle_p50=_pct(lat, 0.5), idle_p99=_pct(lat, 0.99))
+        row.update(idle_p50=pct(lat, 0.5), idle_p99=pct(lat, 0.99))
         # crash: SIGKILL the worker holding a long job, start a fresh one, wait for redelivery
         await engine.enqueue_slow()
         assert await _wait_lines(out, "slow.txt", 1, 30), "slow job did not start"
         pid = int(_lines(out, "slow.txt")[0].split()[0])
-        victim = next(p for p in procs if p.pid == pid or pid in _children(p.pid))
+        victim = next(p for p in procs if p.pid == pid or pid in children(p.pid))
         os.kill(pid, signal.SIGKILL)  # the process running the job (dramatiq forks one per -p)
         victim.kill()
         victim.wait()
@@ -319,7 +289,7 @@ async def measure(key: str, runs: int, steps: int) -> dict[str, Any]:
         row["redelivered_s"] = float(_lines(out, "slow.txt")[1].split()[1]) - killed if again else None
     finally:
         for p in procs:
-            for child in _children(p.pid):
+            for child in children(p.pid):
                 os.kill(child, signal.SIGKILL)
             p.kill()
             p.wait()

@@ -24,88 +24,18 @@ import asyncio
 import gc
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from _measure import closed_loop, cpu_s, create_database, own_cpu_s, pids_with_arg, spawn_workers, stop_all  # noqa: E402
 from load_agent import MODEL_CALLS, MODEL_LATENCY_S, build_agent  # noqa: E402
 
 MODEL_S = MODEL_CALLS * MODEL_LATENCY_S
-WARMUP_S = 2.0
-
-
-def _pct(vals: list[float], q: float) -> float:
-    vals = sorted(vals)
-    return vals[min(len(vals) - 1, int(q * len(vals)))] if vals else float("nan")
-
-
-async def closed_loop(
-    sessions: int, seconds: float, one_run: Callable[[int, int], Awaitable[None]]
-) -> dict[str, float]:
-    """``sessions`` users each running ``one_run`` back to back; stats over the measured window."""
-    t0 = time.perf_counter()
-    start, stop = t0 + WARMUP_S, t0 + WARMUP_S + seconds
-    lat: list[float] = []
-    done = total = errors = 0
-
-    async def user(u: int) -> None:
-        nonlocal done, total, errors
-        n = 0
-        while time.perf_counter() < stop:
-            began = time.perf_counter()
-            try:
-                await one_run(u, n)
-            except Exception:  # an overloaded deployment times out: count it, keep the load on
-                errors += 1
-                n += 1
-                continue
-            ended = time.perf_counter()
-            n += 1
-            total += 1
-            if start <= ended <= stop:  # runs that ended in the window (saturated: they began earlier)
-                lat.append(ended - began)
-                done += 1
-
-    await asyncio.gather(*(user(u) for u in range(sessions)))
-    over = [x - MODEL_S for x in lat]
-    return {
-        "runs_s": done / seconds,
-        "p50": _pct(over, 0.5),
-        "p99": _pct(over, 0.99),
-        "n": len(lat),
-        "total": total,
-        "errors": errors,
-    }
-
-
-def cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by ``pids`` and their children (robust to other load)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            for p in [proc, *proc.children(recursive=True)]:
-                t = p.cpu_times()
-                total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-def pg_pids(data_dir: str) -> list[int]:
-    import psutil
-
-    return [p.pid for p in psutil.process_iter(["cmdline"]) if data_dir in " ".join(p.info["cmdline"] or [])]
 
 
 # -- embedded: one process ------------------------------------------------------------------------------
@@ -128,9 +58,9 @@ async def embedded(sessions: int, seconds: float, tmp: Path) -> dict[str, float]
             pass
 
     try:
-        cpu0 = cpu_s([os.getpid()])
-        stats = await closed_loop(sessions, seconds, one_run)
-        stats["cpu_ms_run"] = (cpu_s([os.getpid()]) - cpu0) * 1000 / max(1, stats["total"])
+        cpu0 = own_cpu_s()
+        stats = await closed_loop(sessions, seconds, one_run, MODEL_S)
+        stats["cpu_ms_run"] = (own_cpu_s() - cpu0) * 1000 / max(1, stats["total"])
         stats["gen_ms_run"] = float("nan")  # one process: the generator's share is inside the figure
         return stats
     finally:
@@ -176,29 +106,12 @@ class Finished:
             del self.waiting[rid]
 
 
-def spawn_workers(url: str, sessions: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    per = max(8, sessions // 2)
-    procs = []
-    for i in range(2):
-        log = (tmp / f"worker{i}.log").open("ab")
-        cmd = [sys.executable, "-m", "keel.cli", "worker", "--agents", "load_agent:build_agent",
-               "--store", url, "--concurrency", str(per), "--log-level", "WARNING"]  # fmt: skip
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
-    return procs
-
-
 async def postgres(sessions: int, seconds: float, tmp: Path, base_url: str) -> dict[str, float]:
-    import psycopg
-
     from keel.runtime import Job
     from keel.runtime.pgqueue import PgQueue
     from keel.store.postgres import PostgresStore
 
-    name = f"load{sessions}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"create database {name}")
-    url = base_url.replace("/postgres?", f"/{name}?")
+    url = create_database(base_url, f"load{sessions}")
     store = await PostgresStore(url, max_size=30).open()  # + 2 workers x 21: under max_connections=100
     queue = await PgQueue(url, pool_size=5).open()
     agent = build_agent(store)
@@ -217,21 +130,14 @@ async def postgres(sessions: int, seconds: float, tmp: Path, base_url: str) -> d
         await asyncio.wait_for(waiter, 120)  # a lost run must fail the benchmark, not hang it
 
     try:
-        service = [*(p.pid for p in procs), *pg_pids(str(tmp / "pg"))]  # workers + the database
-        cpu0, gen0 = cpu_s(service), cpu_s([os.getpid()])
-        stats = await closed_loop(sessions, seconds, one_run)
+        service = [*(p.pid for p in procs), *pids_with_arg(str(tmp / "pg"))]  # workers + the database
+        cpu0, gen0 = cpu_s(service), own_cpu_s()
+        stats = await closed_loop(sessions, seconds, one_run, MODEL_S)
         stats["cpu_ms_run"] = (cpu_s(service) - cpu0) * 1000 / max(1, stats["total"])
-        stats["gen_ms_run"] = (cpu_s([os.getpid()]) - gen0) * 1000 / max(1, stats["total"])
+        stats["gen_ms_run"] = (own_cpu_s() - gen0) * 1000 / max(1, stats["total"])
         return stats
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(120)  # drains its in-flight steps first
-            except subprocess.TimeoutExpired:
-                print(f"worker {p.pid} did not drain in 120 s; killed", file=sys.stderr)
-                p.kill()
+        stop_all(procs)  # each worker drains its in-flight steps first
         listener.cancel()
         await queue.close()
         await store.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from flaky_server import FlakyServer
 
+from flaky_provider import FlakyServer
 from keel import Agent, RunError, tool
 from keel.models.openai_compat import OpenAIModel
 from keel.policies import CircuitBreaker, Fallback, Retry
