@@ -206,7 +206,7 @@ class SupportFlow:
                 answer = "I want to make sure you get this right, so I've passed your question to a human colleague who will follow up shortly."
         else:
             run.emit(Annotation(run_id=run.run_id, kind="quality", data={"ok": True}))
-        await finish_with_answer(run, answer + _quote(run) + _sources(run))
+        await finish_with_answer(run, answer + await _quote(run) + _sources(run))
 
 
 def _explain(note: str) -> str:
@@ -360,22 +360,141 @@ def template_answer_from_state(st: RunState) -> str:
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORDS = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "to",
+        "of",
+        "and",
+        "or",
+        "is",
+        "are",
+        "i",
+        "my",
+        "you",
+        "your",
+        "do",
+        "does",
+        "can",
+        "how",
+        "what",
+        "it",
+        "in",
+        "on",
+        "for",
+        "with",
+        "be",
+        "if",
+        "me",
+    ]
+)
+# What a question asks for, and how a sentence that answers it looks: a "how long" question is
+# answered by a duration, a "how much" question by an amount.
+_ASKS = (
+    (
+        re.compile(
+            r"\b(how long|how many (days|weeks|hours)|when|how soon|how quickly|deadline|window)\b", re.I
+        ),
+        re.compile(
+            r"\b\d+\s*(?:to \d+\s*)?(?:business\s+)?(days?|weeks?|hours?|minutes?|months?)\b|\b\d+-day\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(how much|cost|price|fee|charge|pay)\b", re.I),
+        re.compile(r"\$\s?\d|\bfree\b", re.I),
+    ),
+    (
+        re.compile(r"\b(what time|by when|cut-?off|until what time)\b", re.I),
+        re.compile(r"\b\d{1,2}(:\d\d)?\s*(a\.m\.|p\.m\.|am\b|pm\b)", re.I),
+    ),
+)
+
+
+def _sentences(passage: str) -> list[str]:
+    """The passage's sentences, list items and table rows, with hard-wrapped lines joined again."""
+    items: list[str] = []
+    for block in re.split(r"\n\s*\n", passage):
+        lines: list[str] = []
+        for line in block.splitlines():
+            line = line.strip()
+            starts_item = re.match(r"([-*]\s|\||#|\d+\.\s)", line)
+            if lines and line and not starts_item and not re.match(r"[|#]", lines[-1]):
+                lines[-1] += " " + line  # a wrapped line continues the one above
+            elif line:
+                lines.append(line)
+        for line in lines:
+            items += [x.strip() for x in re.split(r"(?<=[.!?])\s+", line)]
+    return [x for x in items if len(x) > 20 and not x.startswith("#") and not re.fullmatch(r"[|\-: ]+", x)]
+
+
+def _overlap(question: str, sentence: str) -> int:
+    q = {w for w in _WORDS.findall(question.lower()) if w not in _STOP}
+    return len(q & set(_WORDS.findall(sentence.lower())))
+
+
+def _cue(question: str, sentence: str) -> float:
+    """1.0 when the question asks for a kind of fact (a duration, an amount) the sentence holds."""
+    return float(any(ask.search(question) and has.search(sentence) for ask, has in _ASKS))
 
 
 def best_sentences(question: str, passage: str, n: int = 2) -> list[str]:
-    """The passage's sentences that share the most words with the question (in passage order)."""
-    stop = {"the", "a", "an", "to", "of", "and", "or", "is", "are", "i", "my", "you", "your", "do", "does", "can",
-            "how", "what", "it", "in", "on", "for", "with", "be", "if", "me"}  # fmt: skip
-    q = {w for w in _WORDS.findall(question.lower()) if w not in stop}
-    sentences = [
-        x.strip() for x in _SENTENCE.split(passage) if len(x.strip()) > 20 and not x.strip().startswith("#")
+    """The passage's sentences that share the most words with the question (in passage order).
+
+    >>> best_sentences("how long is the return window", "We ship fast. Returns are accepted within 30 days.", 1)
+    ['Returns are accepted within 30 days.']
+    """
+    sentences = _sentences(passage)
+    scored = sorted(
+        range(len(sentences)),
+        key=lambda i: -(_overlap(question, sentences[i]) + _cue(question, sentences[i])),
+    )
+    return [sentences[i] for i in sorted(scored[:n])]
+
+
+async def rank_sentences(
+    question: str, passages: list[tuple[str, str]], embedder: Any = None
+) -> list[tuple[str, str]]:
+    """Every sentence of the retrieved passages as ``(sentence, passage id)``, best answer first.
+
+    The score adds the sentence's meaning similarity to the question (the knowledge base's own
+    embedder, whose cache makes repeated sentences free); the question's words it holds, each
+    weighted by how rare it is among the candidates (so "standard" outweighs "shipping" in a
+    shipping article); whether it holds the kind of fact asked for (``_cue``); a little for a
+    concrete number; and a little for the passage's retrieval rank. Without an embedder, the
+    other terms rank alone.
+    """
+    import math
+
+    cands = [(sent, cid, rank) for rank, (cid, body) in enumerate(passages) for sent in _sentences(body)]
+    if not cands:
+        return []
+    words = [set(_WORDS.findall(c[0].lower())) for c in cands]
+    q = {w for w in _WORDS.findall(question.lower()) if w not in _STOP}
+    idf = {w: math.log((1 + len(cands)) / (1 + sum(w in ws for ws in words))) for w in q}
+    norm = sum(idf.values()) or 1.0
+    sims = [0.0] * len(cands)
+    if embedder is not None:
+        try:
+            vecs = await embedder.embed([question, *(c[0] for c in cands)])
+            sims = [float(v) for v in vecs[1:] @ vecs[0]]
+        except Exception:  # the quote is a courtesy: rank without meaning if the embedder fails
+            sims = [0.0] * len(cands)
+    scores = [
+        sims[i]
+        + sum(idf[w] for w in q & words[i]) / norm
+        + 0.3 * _cue(question, s)
+        + 0.1 * bool(re.search(r"\d", s))
+        - 0.05 * rank
+        for i, (s, _cid, rank) in enumerate(cands)
     ]
-    scored = sorted(range(len(sentences)), key=lambda i: -len(q & set(_WORDS.findall(sentences[i].lower()))))
-    keep = sorted(scored[:n])
-    return [sentences[i] for i in keep]
+    order = sorted(range(len(cands)), key=lambda i: -scores[i])
+    return [(cands[i][0], cands[i][1]) for i in order]
 
 
-def _quote(run: Run) -> str:
+async def _quote(run: Run) -> str:
     """For help-centre answers, quote the retrieved sentences that best answer the question, so the
     customer sees the policy itself and not only the model's paraphrase."""
     st = run.state
@@ -392,23 +511,13 @@ def _quote(run: Run) -> str:
         if not passages:
             return ""
         question = " ".join([*[m.content for m in run.history if isinstance(m, UserMessage)][-1:], st.input])
-        best: list[tuple[int, str, str]] = []
-        for cid, body in passages:
-            for sentence in best_sentences(question, body, n=3):
-                best.append((_overlap(question, sentence), sentence, cid))
-        best.sort(key=lambda x: -x[0])
-        picked = best[:2]
+        deps = run.config.deps
+        embedder = getattr(getattr(deps, "kb", None), "embedder", None)
+        picked = (await rank_sentences(question, passages, embedder))[:2]
         if not picked:
             return ""
-        return "\n\n> " + " ".join(f"{sent} [{cid}]" for _, sent, cid in picked)
+        return "\n\n> " + " ".join(f"{sent} [{cid}]" for sent, cid in picked)
     return ""
-
-
-def _overlap(question: str, sentence: str) -> int:
-    stop = {"the", "a", "an", "to", "of", "and", "or", "is", "are", "i", "my", "you", "your", "do", "does", "can",
-            "how", "what", "it", "in", "on", "for", "with", "be", "if", "me"}  # fmt: skip
-    q = {w for w in _WORDS.findall(question.lower()) if w not in stop}
-    return len(q & set(_WORDS.findall(sentence.lower())))
 
 
 def _order_sentence(c: dict[str, Any]) -> str:
