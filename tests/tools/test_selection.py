@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+import pytest
 
 from keel import Agent, tool
-from keel.models.base import ModelProfile
+from keel.errors import MalformedResponse
+from keel.models.base import ModelProfile, ModelSettings
 from keel.testing import ScriptedModel, call
 from keel.tools.selection import BM25Scorer, ToolPath, grounded
 
@@ -167,3 +170,160 @@ async def test_fallback_tool_answers_what_nothing_routes_to() -> None:
         "what is your policy for stores in Manchester?"
     )
     assert [c.name for c in result.tool_calls] == ["search_knowledge_base"]
+
+
+def test_grounding_reads_signs_and_exponents() -> None:
+    said = "Find the roots of x^2 + 2x + c with b=-3, x = -2, a tolerance of 1e-9 and a step of 2.5E3."
+    assert grounded(-3, said) and grounded(-2, said)
+    assert grounded(1e-9, said) and grounded(2500.0, said)
+    assert not grounded(3, said)  # the user wrote -3: a positive 3 is not what they said
+    assert not grounded(-1e-9, said) and not grounded(1, said)  # 1e-9 is one number, not 1 and 9
+    assert grounded(-7, "a low of \u22127 degrees")  # the Unicode minus sign
+
+
+def test_grounding_does_not_read_hyphens_as_minus_signs() -> None:
+    said = "Order A-1001 placed on 2024-05-03, rooms 5-3"
+    assert grounded(1001, said) and not grounded(-1001, said)
+    assert grounded(5, said) and grounded(3, said) and not grounded(-5, said) and not grounded(-3, said)
+
+
+def test_grounding_reads_commas_as_separators_and_as_lists() -> None:
+    assert grounded(1250.5, "it cost $1,250.50") and grounded(1000000, "a budget of 1,000,000")
+    assert grounded(1, "the interval [1,3]") and grounded(3, "the interval [1,3]")
+    assert grounded([1, 3], "the interval [1,3]") and not grounded([1, 4], "the interval [1,3]")
+    assert grounded(0.5, "a ratio of .5") and not grounded(5, "a ratio of .5")
+
+
+def test_grounding_reads_percentages_and_magnitudes() -> None:
+    said = "Revenue was $1M in 2019 and $1.2M in 2020; grow it 5% a year, 3 million users, 10K stores."
+    assert grounded(0.05, said) and grounded(5, said)  # "5%" is both 5 and 0.05
+    assert grounded(1000000, said) and grounded(1200000, said) and grounded(3000000, said)
+    assert grounded(10000, said) and not grounded(0.5, said) and not grounded(2000000, said)
+    assert not grounded(5000, "a 5km run") and grounded(5, "a 5km run")  # a unit, not a scale
+
+
+def test_grounding_of_iso_dates_written_in_words() -> None:
+    said = "Book it for next Friday, June 30th 2023, and check the weather on December 13, 2019."
+    assert grounded("2023-06-30", said) and grounded("2019-12-13", said)
+    assert grounded("2020-05-01", "from the 1st of May 2020") and grounded("2021-01-02", "on 2021-01-02")
+    assert not grounded("2023-06-29", said) and not grounded("2023-07-30", said)
+
+
+def _runaway(tool: str) -> MalformedResponse:
+    # what LocalModel raises when a grammar-filled value runs on to the token cap
+    return MalformedResponse(
+        f"local model arguments for {tool} is not complete JSON: raise max_tokens (cut at 512)",
+        snippet='{"order_id": "A-1001' + "0" * 600,
+        provider="local",
+    )
+
+
+async def test_a_fill_cut_at_the_token_cap_asks_the_user_instead_of_ending_the_run() -> None:
+    model = SmallModel(lambda m, t: _runaway(t[0].name) if t else "unused")
+    agent = Agent(model, tools=TOOLS, tool_path=ToolPath(BM25Scorer(), min_score=0.1))
+    result = await agent.run("Where is my order A-1001?")
+    assert result.tool_calls == [] and "order id" in result.output
+    fill, check = [e.detail for e in result.events if e.type == "tool_stage" and e.stage in ("fill", "check")]
+    assert fill["arguments"] is None and "not complete JSON" in fill["error"] and len(fill["error"]) <= 200
+    assert check == {"tool": "get_order_status", "ok": False, "missing": ["order_id"]}
+
+
+async def test_a_fill_cut_at_the_token_cap_falls_back_to_the_next_candidate() -> None:
+    def script(messages, tools):
+        if not tools:
+            return "Returns are accepted within 30 days."
+        if tools[0].name == "get_order_status":
+            return _runaway("get_order_status")
+        return call(tools[0].name, query="return policy")
+
+    path = ToolPath(BM25Scorer(), min_score=0.01, margin=0.0)
+    result = await Agent(SmallModel(script), tools=TOOLS, tool_path=path).run(
+        "track the status of my order and its return policy"
+    )
+    assert [c.name for c in result.tool_calls] == ["search_knowledge_base"]
+    fills = [e.detail for e in result.events if e.type == "tool_stage" and e.stage == "fill"]
+    assert [f["tool"] for f in fills] == ["get_order_status", "search_knowledge_base"]
+    assert "error" in fills[0] and "error" not in fills[1]
+
+
+async def test_a_fill_with_nothing_required_that_fails_asks_in_general_terms() -> None:
+    @tool(examples=["show me today's deals", "any discounts right now"])
+    async def list_deals(category: str = "all") -> str:
+        """List the current deals and discounts."""
+        return "none"
+
+    model = SmallModel(lambda m, t: _runaway("list_deals") if t else "unused")
+    agent = Agent(model, tools=[list_deals], tool_path=ToolPath(BM25Scorer(), min_score=0.05))
+    result = await agent.run("show me today's deals")
+    assert result.tool_calls == [] and result.output.endswith("details for list deals?")
+
+
+async def test_a_decision_cut_at_the_token_cap_keeps_the_routers_pick() -> None:
+    def script(messages, tools):
+        if len(tools) > 1:  # the model is asked to choose among close candidates
+            return _runaway("escalate")
+        if tools:
+            return call(tools[0].name, order_id="A-1001")
+        return "It shipped."
+
+    path = ToolPath(BM25Scorer(), min_score=0.0, margin=1.0)  # never a clear lead: the model decides
+    result = await Agent(SmallModel(script), tools=TOOLS, tool_path=path).run("Where is my order A-1001?")
+    decide = next(e.detail for e in result.events if e.type == "tool_stage" and e.stage == "decide")
+    assert decide["by"] == "router" and "error" in decide
+    assert [c.name for c in result.tool_calls] == [decide["tool"]] == ["get_order_status"]
+
+
+@pytest.fixture(scope="module")
+def local_model():  # type: ignore[no-untyped-def]
+    pytest.importorskip("llama_cpp", reason="needs keel[local] (llama-cpp-python and the model packages)")
+    from keel.errors import ConfigError
+    from keel.models import get_model
+
+    try:
+        return get_model("local")
+    except ConfigError as e:
+        pytest.skip(f"local model weights not installed: {e}")
+
+
+@tool(examples=["find the roots of a quadratic equation", "solve a x^2 + b x + c = 0"])
+async def quadratic_roots(a: float, b: float, c: float) -> str:
+    """Find the roots of a quadratic equation a*x^2 + b*x + c = 0 from its coefficients."""
+    return "roots"
+
+
+@tool(examples=["write a note that says ...", "save a note"])
+async def save_note(text: str) -> str:
+    """Save a note with the given text."""
+    return "saved"
+
+
+class OneTurn:
+    """One tool-path turn, the call graded but not executed (no answer to generate: keeps it fast)."""
+
+    name = "one_turn"
+
+    async def step(self, run: Any) -> None:
+        run.finish((await run.model_turn()).content)
+
+
+@pytest.mark.integration
+async def test_negative_coefficients_are_grounded_with_the_real_model(local_model) -> None:  # type: ignore[no-untyped-def]
+    path = ToolPath(BM25Scorer(), min_score=0.1)
+    agent = Agent(local_model, tools=[quadratic_roots, save_note], tool_path=path, pattern=OneTurn(),
+                  settings=ModelSettings(max_tokens=64))  # fmt: skip
+    result = await agent.run("Find the roots of a quadratic equation with coefficients a=1, b=-3, c=2.")
+    check = next(e.detail for e in result.events if e.type == "tool_stage" and e.stage == "check")
+    assert check == {"tool": "quadratic_roots", "ok": True, "missing": []}
+    assert [c.arguments for c in result.tool_calls] == [{"a": 1, "b": -3, "c": 2}]
+
+
+@pytest.mark.integration
+async def test_a_fill_cut_by_the_real_model_asks_the_user_with_the_real_model(local_model) -> None:  # type: ignore[no-untyped-def]
+    # a 4-token cap cuts the real grammar-filled JSON mid-string, as a runaway value does at 512
+    path = ToolPath(BM25Scorer(), min_score=0.1)
+    agent = Agent(local_model, tools=[quadratic_roots, save_note], tool_path=path, pattern=OneTurn(),
+                  settings=ModelSettings(max_tokens=4))  # fmt: skip
+    result = await agent.run("Save a note that says: buy oat milk, eggs, bread and two lemons for Sunday.")
+    fill = next(e.detail for e in result.events if e.type == "tool_stage" and e.stage == "fill")
+    assert fill["tool"] == "save_note" and "not complete JSON" in fill["error"]
+    assert result.tool_calls == [] and result.output.startswith("I can help with that.")

@@ -275,6 +275,8 @@ def _path_note(events: Sequence[Any]) -> str:
             if ev.stage == "select" and not ev.detail.get("candidates"):
                 top = next(iter(ev.detail.get("scores", {}).items()), ("-", 0.0))
                 return f"router: no tool above min_score (best {top[0]}={top[1]})"
+            if ev.stage == "fill" and ev.detail.get("error"):
+                return f"fill of {ev.detail.get('tool')} failed: {ev.detail['error'][:160]}"
             if ev.stage == "check" and not ev.detail.get("ok"):
                 return f"grounding check: {', '.join(ev.detail.get('missing', []))} not in the conversation"
     return ""

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from keel.errors import MalformedResponse
 from keel.events import (
     AssistantMessage,
     Message,
@@ -175,22 +176,83 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+# A number as written: an optional sign, digits with an optional fraction (or a bare ".5"), an
+# optional exponent, then an optional scale ("%", "k", "M", "million"). The sign counts only where
+# it cannot be a hyphen or a minus between operands: after a letter, digit or dot ("A-1001",
+# "2024-05-03", "5-3") the digits are read unsigned.
+_NUMBER = re.compile(
+    r"(?<![\w.])([-+\u2212]?)((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"(?:(%|[kKMB](?![\w])| ?(?:percent|thousand|million|billion|trillion)\b))?"
+)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SCALE = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "thousand": 1e3, "million": 1e6, "billion": 1e9,
+          "trillion": 1e12}  # fmt: skip
+
+
+def _numbers(text: str) -> set[float]:
+    """Every number written in ``text``, as written and scaled: "5%" is 5 and 0.05, "$1.2M" is 1.2
+    and 1200000. Commas are read both ways: "1,000" is also 1000, and "[1,3]" is also 1 and 3,
+    since a comma between digits can be either."""
+    out: set[float] = set()
+    for variant in {text, _THOUSANDS.sub("", text)}:
+        for m in _NUMBER.finditer(variant):
+            x = float(m.group(2))
+            if m.group(1) in ("-", "\u2212"):
+                x = -x
+            out.add(x)
+            scale = (m.group(3) or "").strip()
+            if scale in ("%", "percent"):
+                out.add(x / 100)
+            elif scale:
+                out.add(x * _SCALE[scale])
+    return out
+
+
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_WRITTEN_DATES = (
+    # "June 30th 2023", "December 13, 2019", "Dec. 13 2019"
+    re.compile(r"\b([a-z]{3})[a-z]*\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})\b"),
+    # "30 June 2023", "13th of December, 2019"
+    re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?(?: of)? ([a-z]{3})[a-z]*\.?,? (\d{4})\b"),
+)
+
+
+def _dates(text: str) -> set[tuple[int, int, int]]:
+    """(year, month, day) of every date written in ``text`` as ISO or with the month's name."""
+    low = text.lower()
+    out = {(int(y), int(m), int(d)) for y, m, d in _ISO_DATE.findall(low)}
+    for month, day, year in _WRITTEN_DATES[0].findall(low):
+        if month in _MONTHS:
+            out.add((int(year), _MONTHS.index(month) + 1, int(day)))
+    for day, month, year in _WRITTEN_DATES[1].findall(low):
+        if month in _MONTHS:
+            out.add((int(year), _MONTHS.index(month) + 1, int(day)))
+    return out
+
+
 def grounded(value: Any, text: str) -> bool:
     """Whether ``value`` (an argument the model produced) occurs in ``text`` (what the user said or a
-    tool returned). Strings match on normalised words; numbers match a number written in the text.
+    tool returned). Strings match on normalised words; numbers match a number written in the text,
+    with its sign, exponent and scale (``-3``, ``1e-9``, ``5%`` as 0.05, ``$1.2M``); an ISO date
+    matches the same date written with the month's name ("June 30th, 2023" for ``"2023-06-30"``).
 
     >>> grounded("A-1001", "where is order a1001? I mean A-1001"), grounded("A-1234", "order A-1001")
     (True, False)
+    >>> grounded(-3, "solve x^2 + 2x + c with c=-3"), grounded(1e-9, "a step of 1e-9")
+    (True, True)
     """
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, int | float):
-        nums = {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
-        return float(value) in nums
+        return float(value) in _numbers(text)
     if isinstance(value, str):
         v = _norm(value)
         if not v:
             return False
+        iso = _ISO_DATE.fullmatch(value.strip())
+        if iso is not None:  # a date the user wrote in words, put in the tool's format
+            return tuple(map(int, iso.groups())) in _dates(text)
         if f" {v} " in f" {_norm(text)} ":
             return True
         words = [w for w in v.split() if w not in _STOP]
@@ -282,11 +344,17 @@ class ToolPath:
             self._stage(run, "decide", {"tool": candidates[0], "by": "router", "lead": round(lead, 4)})
             return candidates[0], Usage()
         specs = [run.config.tools[c].spec() for c in candidates]
-        resp = await run.request_model(
-            self._prompt(run, "Pick the one tool that serves the user's latest request."),
-            specs,
-            settings=ModelSettings(tool_choice="required"),
-        )
+        try:
+            resp = await run.request_model(
+                self._prompt(run, "Pick the one tool that serves the user's latest request."),
+                specs,
+                settings=ModelSettings(tool_choice="required"),
+            )
+        except MalformedResponse as e:
+            # the choice came with arguments that ran past the token cap: the router's pick stands
+            detail = {"tool": candidates[0], "by": "router", "lead": round(lead, 4), "error": _brief(e)}
+            self._stage(run, "decide", detail)
+            return candidates[0], Usage()
         calls = [c for c in resp.message.tool_calls if c.name in candidates]
         name = calls[0].name if calls else candidates[0]
         self._stage(run, "decide", {"tool": name, "by": "model", "lead": round(lead, 4)})
@@ -301,15 +369,24 @@ class ToolPath:
         ]
         return [SystemMessage(content=task + " Use only values the user stated."), *convo[-6:]]
 
-    async def _fill(self, run: Run, tool: Tool) -> tuple[ToolCall | None, list[str], ModelResponse]:
-        """Ask the model for ``tool``'s arguments under its schema grammar; check they are grounded."""
-        resp = await run.request_model(
-            self._prompt(run, f"Call {tool.name}: {tool.description}"),
-            [tool.spec()],
-            settings=ModelSettings(tool_choice=tool.name),
-        )
-        call = next((c for c in resp.message.tool_calls if c.name == tool.name), None)
-        self._stage(run, "fill", {"tool": tool.name, "arguments": call.arguments if call else None})
+    async def _fill(self, run: Run, tool: Tool) -> tuple[ToolCall | None, list[str], ModelResponse | None]:
+        """Ask the model for ``tool``'s arguments under its schema grammar; check they are grounded.
+
+        A fill the model cannot complete (a string or number that runs on to the token cap, so the
+        JSON never closes) is an unfilled call, like one the check refuses: the path falls back or
+        asks the user instead of ending the run. The response is ``None`` then."""
+        resp: ModelResponse | None = None
+        try:
+            resp = await run.request_model(
+                self._prompt(run, f"Call {tool.name}: {tool.description}"),
+                [tool.spec()],
+                settings=ModelSettings(tool_choice=tool.name),
+            )
+            call = next((c for c in resp.message.tool_calls if c.name == tool.name), None)
+            self._stage(run, "fill", {"tool": tool.name, "arguments": call.arguments if call else None})
+        except MalformedResponse as e:
+            call = None
+            self._stage(run, "fill", {"tool": tool.name, "arguments": None, "error": _brief(e)})
         required = list(tool.parameters.get("required", []))
         missing = self._ungrounded(run, tool, call.arguments if call else {}, required) if call else required
         self._stage(
@@ -326,7 +403,8 @@ class ToolPath:
         last: ModelResponse | None = None
         for name in [tool.name, *[f for f in fallbacks if f != tool.name]]:
             call, missing, resp = await self._fill(run, run.config.tools[name])
-            usage, last = usage + resp.usage, resp
+            if resp is not None:  # a failed fill reports no usage: its tokens are not counted
+                usage, last = usage + resp.usage, resp
             if call is not None and not missing:
                 msg = AssistantMessage(tool_calls=[call])
                 break
@@ -334,12 +412,11 @@ class ToolPath:
                 first_missing = missing
         else:
             msg = AssistantMessage(content=self._ask_for(tool, first_missing or []))
-        assert last is not None
         run.record_response(
             ModelResponse(
                 message=msg,
                 usage=usage,
-                model=last.model,
+                model=last.model if last is not None else run.config.model.name,
                 finish_reason="tool_calls" if msg.tool_calls else "stop",
             )
         )
@@ -365,6 +442,8 @@ class ToolPath:
     def _ask_for(tool: Tool, names: list[str]) -> str:
         props = tool.parameters.get("properties", {})
         wanted = [props.get(n, {}).get("description") or n.replace("_", " ") for n in names]
+        if not wanted:  # nothing required was refused (the fill itself failed): ask in general terms
+            return f"I can help with that. Could you give me the details for {tool.name.replace('_', ' ')}?"
         return f"I can help with that. Could you tell me your {' and '.join(wanted)}?"
 
     async def _answer(self, run: Run) -> AssistantMessage:
@@ -395,3 +474,8 @@ class ToolPath:
         return await run.call_model(
             prompt, (), output_schema=run.config.output_schema, settings=ModelSettings(tool_choice="none")
         )
+
+
+def _brief(e: MalformedResponse) -> str:
+    # the event keeps why the fill failed, not the whole runaway text (the error's snippet has it)
+    return str(e)[:200]
