@@ -140,3 +140,48 @@ async def test_long_step_results_are_cut_to_fit_the_models_context() -> None:
     assert max(prompts) <= 2048  # the merge step and the answer saw all 6 results, each cut to a share
     done = {e.step_id: e.output for e in result.events if e.type == "plan_step_done"}
     assert done["s1"].endswith("PART-END")  # the event keeps the whole output; only prompts are cut
+
+
+async def test_a_planner_answer_cut_off_mid_json_becomes_a_one_step_plan() -> None:
+    from keel.errors import MalformedResponse
+
+    def script(messages, tools):
+        system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
+        if "planner" in system:
+            return MalformedResponse("structured output is not complete JSON", snippet='{"steps": [{"id"')
+        if "Step results" in messages[-1].content:
+            return "Done [s1]."
+        return "worked on it"
+
+    result = await Agent(ScriptedModel(script), pattern="plan_execute").run("Do the thing")
+    plans = [e for e in result.events if e.type == "plan_created"]
+    assert [s.description for s in plans[0].steps] == ["Do the thing"]
+    notes = [e.output for e in result.events if e.type == "plan_step_done" and e.step_id == "plan"]
+    assert notes and "planner output invalid" in notes[0] and "complete JSON" in notes[0]
+    assert result.output == "Done [s1]."
+
+
+async def test_repeated_plan_steps_and_ids_are_made_distinct() -> None:
+    def script(messages, tools):
+        system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
+        if "planner" in system:
+            return planner_reply(
+                [
+                    {"id": "look", "description": "Look it up"},
+                    {"id": "look", "description": "Summarise"},
+                    {"id": "again", "description": "look  it UP"},  # a repeat of the first step
+                    {"id": "end", "description": "Answer", "depends_on": ["again", "look"]},
+                ]
+            )
+        if "Step results" in messages[-1].content:
+            return "ok"
+        return "step output"
+
+    result = await Agent(ScriptedModel(script), pattern="plan_execute").run("x")
+    steps = [e for e in result.events if e.type == "plan_created"][0].steps
+    assert [(s.id, s.description) for s in steps] == [
+        ("look", "Look it up"),
+        ("s2", "Summarise"),
+        ("end", "Answer"),
+    ]
+    assert steps[2].depends_on == ["look"]  # "again" was the repeat of "look"; duplicates collapse

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
+from keel.errors import MalformedResponse
 from keel.events import Message, PlanCreated, PlanStep, PlanStepDone, SystemMessage, ToolCall, UserMessage
 from keel.loop.jsontext import extract_json
 from keel.loop.output import finish_with_answer
@@ -36,6 +37,29 @@ _PLANNER = (
     "depends_on (ids of steps whose results it needs). Independent steps must not depend on each other. "
     "Answer with JSON only."
 )
+
+
+def _distinct(steps: list[PlanStep]) -> list[PlanStep]:
+    """Drop repeated steps (same description and tool) and make step ids unique; a dependency on a
+    dropped repeat points at the step it repeated."""
+    seen: dict[tuple[str, str | None], str] = {}
+    alias: dict[str, str] = {}
+    out: list[PlanStep] = []
+    for s in steps:
+        key = (" ".join(s.description.lower().split()), s.tool)
+        if key in seen:
+            alias.setdefault(s.id, seen[key])
+            continue
+        sid = s.id if s.id not in {o.id for o in out} else f"s{len(out) + 1}"
+        while sid in {o.id for o in out}:
+            sid += "'"
+        seen[key] = sid
+        alias.setdefault(s.id, sid)
+        out.append(s.model_copy(update={"id": sid}))
+    return [
+        s.model_copy(update={"depends_on": list(dict.fromkeys(alias.get(d, d) for d in s.depends_on))})
+        for s in out
+    ]
 
 
 class PlanExecute:
@@ -108,19 +132,21 @@ class PlanExecute:
             )
         schema = Plan.model_json_schema()
         messages: list[Message] = [SystemMessage(content=_PLANNER), UserMessage(content=context)]
-        msg = await run.call_model(
-            messages, (), output_schema=schema, settings=ModelSettings(tool_choice="none")
-        )
         try:
+            msg = await run.call_model(
+                messages, (), output_schema=schema, settings=ModelSettings(tool_choice="none")
+            )
             plan = Plan.model_validate_json(extract_json(msg.content))
-        except ValidationError as e:
+        except (ValidationError, MalformedResponse) as e:
+            # a small model may write an invalid plan, or repeat steps until its answer is cut off:
+            # the request itself becomes the one step rather than the run failing
             plan = Plan(steps=[PlanStep(id="s1", description=st.input)])
             run.emit(
                 PlanStepDone(
                     run_id=run.run_id, step_id="plan", ok=True, output=f"planner output invalid: {e}"[:300]
                 )
             )
-        steps = plan.steps
+        steps = _distinct(plan.steps)
         if revision:  # keep finished steps; renumber new ones so ids stay unique
             kept = [s for s in st.plan if s.id in st.plan_done and st.plan_done[s.id].ok]
             ids = {s.id for s in kept}
