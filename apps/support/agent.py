@@ -358,7 +358,6 @@ def template_answer_from_state(st: RunState) -> str:
     return " ".join(parts) or "Could you tell me a bit more about what you need?"
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORDS = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     [
@@ -413,6 +412,10 @@ _ASKS = (
 )
 
 
+# a sentence ends at . ! or ? and a space, but not after "2 p.m." or "e.g."
+_SENTENCE_END = re.compile(r"(?<![ap]\.m\.)(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+")
+
+
 def _sentences(passage: str) -> list[str]:
     """The passage's sentences, list items and table rows, with hard-wrapped lines joined again."""
     items: list[str] = []
@@ -426,7 +429,7 @@ def _sentences(passage: str) -> list[str]:
             elif line:
                 lines.append(line)
         for line in lines:
-            items += [x.strip() for x in re.split(r"(?<=[.!?])\s+", line)]
+            items += [x.strip() for x in _SENTENCE_END.split(line)]
     return [x for x in items if len(x) > 20 and not x.startswith("#") and not re.fullmatch(r"[|\-: ]+", x)]
 
 

@@ -43,6 +43,9 @@ def test_wrapped_lines_join_and_headings_and_table_rules_drop() -> None:
     )
     assert "| Standard | $5.99 (free on orders of $75.00 or more) | 5 to 7 business days |" in items
     assert not any(x.startswith("#") or set(x) <= set("|-: ") for x in items)
+    assert any(
+        x.startswith("Orders placed before 2 p.m. ET on a business day") for x in items
+    )  # not cut at "p.m."
 
 
 @pytest.mark.parametrize(
