@@ -7,21 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_contract import CONTRACT
 from click.testing import CliRunner
 
 from keel.bench.cli import bench
-
-CONTRACT = {
-    "suite",
-    "model",
-    "n",
-    "score",
-    "per_category",
-    "latency_p50_s",
-    "latency_p95_s",
-    "tokens",
-    "failures",
-}
 
 
 def _json_run(args: list[str]) -> dict[str, Any]:

@@ -5,21 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bench_contract import CONTRACT
 
 from keel.bench.results import ItemResult, percentile, read_jsonl, summarize, write_jsonl
 from keel.errors import ConfigError
-
-CONTRACT = {
-    "suite",
-    "model",
-    "n",
-    "score",
-    "per_category",
-    "latency_p50_s",
-    "latency_p95_s",
-    "tokens",
-    "failures",
-}
 
 
 def _rows() -> list[ItemResult]:
