@@ -285,6 +285,15 @@ def _missing_facts(answer: str, st: RunState) -> list[str]:
                 problems.append(f"does not state the order's status ({c['status']})")
             if c.get("tracking_number") and c["status"] == "shipped" and c["tracking_number"] not in answer:
                 problems.append("does not give the tracking number")
+            if c["status"] == "delivered" and c.get("delivered") and not _says_date(answer, c["delivered"]):
+                problems.append("does not give the delivery date")
+            refunded = c.get("amount_refunded")
+            if (
+                c["status"] in ("cancelled", "returned")
+                and refunded
+                and f"{float(refunded):.2f}" not in answer
+            ):
+                problems.append("does not state the refunded amount")
         elif call.name == "process_refund" and f"{float(c['amount']):.2f}" not in answer:
             problems.append("does not state the refunded amount")
         elif call.name == "cancel_order" and "cancel" not in low:
@@ -292,6 +301,17 @@ def _missing_facts(answer: str, st: RunState) -> list[str]:
         elif call.name == "create_ticket" and c.get("id") and c["id"] not in answer:
             problems.append("does not give the ticket number")
     return problems
+
+
+def _says_date(answer: str, iso: str) -> bool:
+    """Whether ``answer`` gives the ISO date ``iso`` (as written, or as "November 3")."""
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat(str(iso)[:10])
+    except ValueError:
+        return True  # not a date we can read: nothing to demand
+    return str(iso)[:10] in answer or f"{day:%B} {day.day}" in answer or f"{day:%b} {day.day}" in answer
 
 
 def template_answer(run: Run) -> str:

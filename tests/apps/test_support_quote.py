@@ -100,3 +100,32 @@ def test_best_sentences_keeps_passage_order() -> None:
         "You can return most items within **30 days of delivery** for a refund to your original payment method.",
         "Premier members have 45 days.",
     ]
+
+
+def _state(name: str, content: dict):
+    from types import SimpleNamespace
+
+    from keel.events import ToolCall, ToolResult
+
+    call = ToolCall(id="c1", name=name, arguments={})
+    return SimpleNamespace(calls=[call], results={"c1": ToolResult(call_id="c1", name=name, content=content)})
+
+
+@pytest.mark.parametrize(
+    ("content", "answer", "problem"),
+    [
+        ({"status": "delivered", "delivered": "2025-11-03"}, "Order A-1 was delivered.", "delivery date"),
+        ({"status": "cancelled", "amount_refunded": 277}, "Order A-1 was cancelled.", "refunded amount"),
+        ({"status": "returned", "amount_refunded": 201.99}, "We received your return.", "refunded amount"),
+    ],
+)
+def test_an_order_answer_must_state_the_facts_the_lookup_found(content, answer, problem) -> None:
+    from apps.support.agent import _missing_facts
+
+    assert any(problem in p for p in _missing_facts(answer, _state("get_order_status", content)))
+    full = {
+        "delivery date": "Order A-1 was delivered on November 3.",
+        "refunded amount": f"Order A-1 was {content['status']}; $"
+        + f"{float(content.get('amount_refunded', 0)):.2f} was refunded.",
+    }[problem]
+    assert _missing_facts(full, _state("get_order_status", content)) == []
