@@ -327,3 +327,25 @@ async def test_a_fill_cut_by_the_real_model_asks_the_user_with_the_real_model(lo
     fill = next(e.detail for e in result.events if e.type == "tool_stage" and e.stage == "fill")
     assert fill["tool"] == "save_note" and "not complete JSON" in fill["error"]
     assert result.tool_calls == [] and result.output.startswith("I can help with that.")
+
+
+def test_the_question_for_missing_arguments_reads_as_one_sentence() -> None:
+    from keel.tools.selection import ToolPath
+
+    @tool
+    async def exchange(order_id: str, item_ids: list[str], payment_method_id: str) -> str:
+        """Exchange items.
+
+        Args:
+            order_id: Order id, including leading #.
+            item_ids: Existing item ids.
+            payment_method_id: ID of the payment method
+        """
+        return "ok"
+
+    ask = ToolPath._ask_for(exchange, ["order_id", "item_ids", "payment_method_id"])
+    assert ask == (
+        "I can help with that. Could you tell me your order id, including leading #, existing item ids "
+        "and ID of the payment method?"
+    )
+    assert ToolPath._ask_for(exchange, ["item_ids"]).endswith("your existing item ids?")

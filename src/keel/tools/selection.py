@@ -441,10 +441,15 @@ class ToolPath:
     @staticmethod
     def _ask_for(tool: Tool, names: list[str]) -> str:
         props = tool.parameters.get("properties", {})
-        wanted = [props.get(n, {}).get("description") or n.replace("_", " ") for n in names]
+        wanted = [
+            (props.get(n, {}).get("description") or n.replace("_", " ")).strip().rstrip(".;:").strip()
+            for n in names
+        ]
+        wanted = [w[0].lower() + w[1:] if w[:2].istitle() else w for w in wanted if w]
         if not wanted:  # nothing required was refused (the fill itself failed): ask in general terms
             return f"I can help with that. Could you give me the details for {tool.name.replace('_', ' ')}?"
-        return f"I can help with that. Could you tell me your {' and '.join(wanted)}?"
+        listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
+        return f"I can help with that. Could you tell me your {listed}?"
 
     async def _answer(self, run: Run) -> AssistantMessage:
         """Answer in text. After a tool round, the results are given as plain context: a small model
