@@ -185,3 +185,35 @@ async def test_repeated_plan_steps_and_ids_are_made_distinct() -> None:
         ("end", "Answer"),
     ]
     assert steps[2].depends_on == ["look"]  # "again" was the repeat of "look"; duplicates collapse
+
+
+async def test_a_replan_drops_repeated_steps_too() -> None:
+    @tool
+    async def fetch(source: str) -> str:
+        """Fetch a source."""
+        if source == "primary":
+            raise ToolError("primary is down")
+        return f"data from {source}"
+
+    plans = iter(
+        [
+            planner_reply([{"id": "s1", "description": "fetch primary", "tool": "fetch"}]),
+            planner_reply(
+                [
+                    {"id": "s1", "description": "fetch backup", "tool": "fetch"},
+                    {"id": "s2", "description": "Fetch  backup", "tool": "fetch"},  # a repeat
+                ]
+            ),
+        ]
+    )
+
+    def script(messages, tools):
+        if "planner" in messages[0].content:
+            return next(plans)
+        if tools:
+            return call("fetch", source="backup" if "backup" in messages[-1].content else "primary")
+        return "Done [r1-s1]."
+
+    result = await Agent(ScriptedModel(script), tools=[fetch], pattern="plan_execute").run("get the data")
+    replan = [e for e in result.events if e.type == "plan_created"][1]
+    assert [s.id for s in replan.steps] == ["r1-s1"]

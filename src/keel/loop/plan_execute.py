@@ -44,15 +44,17 @@ def _distinct(steps: list[PlanStep]) -> list[PlanStep]:
     dropped repeat points at the step it repeated."""
     seen: dict[tuple[str, str | None], str] = {}
     alias: dict[str, str] = {}
+    used: set[str] = set()
     out: list[PlanStep] = []
     for s in steps:
         key = (" ".join(s.description.lower().split()), s.tool)
         if key in seen:
             alias.setdefault(s.id, seen[key])
             continue
-        sid = s.id if s.id not in {o.id for o in out} else f"s{len(out) + 1}"
-        while sid in {o.id for o in out}:
+        sid = s.id if s.id not in used else f"s{len(out) + 1}"
+        while sid in used:
             sid += "'"
+        used.add(sid)
         seen[key] = sid
         alias.setdefault(s.id, sid)
         out.append(s.model_copy(update={"id": sid}))
@@ -157,7 +159,7 @@ class PlanExecute:
                         "depends_on": [d if d in ids else f"r{revision}-{d}" for d in s.depends_on],
                     }
                 )
-                for s in plan.steps
+                for s in steps
             ]
         known = {s.id for s in steps}
         steps = [
