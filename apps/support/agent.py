@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import asdict
@@ -379,36 +380,8 @@ def template_answer_from_state(st: RunState) -> str:
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "to",
-        "of",
-        "and",
-        "or",
-        "is",
-        "are",
-        "i",
-        "my",
-        "you",
-        "your",
-        "do",
-        "does",
-        "can",
-        "how",
-        "what",
-        "it",
-        "in",
-        "on",
-        "for",
-        "with",
-        "be",
-        "if",
-        "me",
-    ]
-)
+_STOP = frozenset({"the", "a", "an", "to", "of", "and", "or", "is", "are", "i", "my", "you", "your", "do", "does",
+                   "can", "how", "what", "it", "in", "on", "for", "with", "be", "if", "me"})  # fmt: skip
 # What a question asks for, and how a sentence that answers it looks: a "how long" question is
 # answered by a duration, a "how much" question by an amount.
 _ASKS = (
@@ -453,28 +426,9 @@ def _sentences(passage: str) -> list[str]:
     return [x for x in items if len(x) > 20 and not x.startswith("#") and not re.fullmatch(r"[|\-: ]+", x)]
 
 
-def _overlap(question: str, sentence: str) -> int:
-    q = {w for w in _WORDS.findall(question.lower()) if w not in _STOP}
-    return len(q & set(_WORDS.findall(sentence.lower())))
-
-
 def _cue(question: str, sentence: str) -> float:
     """1.0 when the question asks for a kind of fact (a duration, an amount) the sentence holds."""
     return float(any(ask.search(question) and has.search(sentence) for ask, has in _ASKS))
-
-
-def best_sentences(question: str, passage: str, n: int = 2) -> list[str]:
-    """The passage's sentences that share the most words with the question (in passage order).
-
-    >>> best_sentences("how long is the return window", "We ship fast. Returns are accepted within 30 days.", 1)
-    ['Returns are accepted within 30 days.']
-    """
-    sentences = _sentences(passage)
-    scored = sorted(
-        range(len(sentences)),
-        key=lambda i: -(_overlap(question, sentences[i]) + _cue(question, sentences[i])),
-    )
-    return [sentences[i] for i in sorted(scored[:n])]
 
 
 async def rank_sentences(
@@ -500,11 +454,10 @@ async def rank_sentences(
     norm = sum(idf.values()) or 1.0
     sims = [0.0] * len(cands)
     if embedder is not None:
-        try:
+        # the quote is a courtesy: rank without meaning if the embedder fails
+        with contextlib.suppress(Exception):
             vecs = await embedder.embed([question, *(c[0] for c in cands)])
             sims = [float(v) for v in vecs[1:] @ vecs[0]]
-        except Exception:  # the quote is a courtesy: rank without meaning if the embedder fails
-            sims = [0.0] * len(cands)
     scores = [
         sims[i]
         + sum(idf[w] for w in q & words[i]) / norm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.support.agent import _sentences, best_sentences, rank_sentences
+from apps.support.agent import _sentences, rank_sentences
 
 RETURNS = """Changed your mind? You can return most items within **30 days of delivery** for a refund to
 your original payment method. Premier members have 45 days.
@@ -92,14 +92,6 @@ async def test_the_embedder_breaks_ties_by_meaning() -> None:
             raise RuntimeError("embedder down")
 
     assert await rank_sentences("premier members", passages, Broken()) == plain  # falls back, no error
-
-
-def test_best_sentences_keeps_passage_order() -> None:
-    got = best_sentences("how long is the return window, premier", RETURNS, n=2)
-    assert got == [
-        "You can return most items within **30 days of delivery** for a refund to your original payment method.",
-        "Premier members have 45 days.",
-    ]
 
 
 def _state(name: str, content: dict):
