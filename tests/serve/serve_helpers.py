@@ -171,3 +171,15 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
                 item["data"] = json.loads(item["data"])
             out.append(item)
     return out
+
+
+def sse_items(response: httpx.Response) -> Iterator[tuple[float, dict[str, Any]]]:
+    """(arrival time, SSE message) as messages arrive on a streaming response."""
+    block: list[str] = []
+    for line in response.iter_lines():
+        if line:
+            block.append(line)
+            continue
+        for item in parse_sse("\n".join(block) + "\n\n"):
+            yield time.monotonic(), item
+        block = []

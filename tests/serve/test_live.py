@@ -16,7 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import TickingModel, approval_agent, bearer, config, echo_agent, live_server, parse_sse
+from serve_helpers import (
+    TickingModel,
+    approval_agent,
+    bearer,
+    config,
+    echo_agent,
+    live_server,
+    sse_items,
+)
 
 from keel import Agent
 from keel.serve.keys import SQLiteKeyStore
@@ -35,18 +43,6 @@ def make_key(keys: SQLiteKeyStore, tenant: str = "acme", scopes=("run", "read", 
     return asyncio.run(keys.create(tenant, scopes))[1]
 
 
-def sse_lines(response: httpx.Response):
-    """Yield (arrival time, event dict) as SSE messages arrive on a streaming response."""
-    block: list[str] = []
-    for line in response.iter_lines():
-        if line:
-            block.append(line)
-            continue
-        for item in parse_sse("\n".join(block) + "\n\n"):
-            yield time.monotonic(), item
-        block = []
-
-
 def test_sse_delivers_tokens_while_the_run_is_still_going(keys) -> None:
     token = make_key(keys)
     ticking = Agent(TickingModel(["alpha ", "beta ", "gamma ", "delta ", "omega"], gap_s=0.25), name="tick")
@@ -57,7 +53,7 @@ def test_sse_delivers_tokens_while_the_run_is_still_going(keys) -> None:
         seen: list[tuple[float, dict]] = []
         with c.stream("POST", "/v1/agents/tick/runs", json={"message": "go", "stream": True}) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-            for arrived, item in sse_lines(r):
+            for arrived, item in sse_items(r):
                 seen.append((arrived, item))
                 if item["event"] == "text_delta" and len(seen) < 4:
                     # a second client follows the same run from its start while it is running
@@ -81,7 +77,7 @@ def _follow(url: str, token: str, run_id: str, sink: list) -> None:
         httpx.Client(base_url=url, headers=bearer(token), timeout=20) as c,
         c.stream("GET", f"/v1/runs/{run_id}/events", params={"follow": "true"}) as r,
     ):
-        for arrived, item in sse_lines(r):
+        for arrived, item in sse_items(r):
             item["follower"] = True
             sink.append((arrived, item))
 
@@ -95,7 +91,7 @@ def test_cancel_ends_a_live_stream_with_run_failed(keys) -> None:
     ):
         events = []
         with c.stream("POST", "/v1/agents/slow/runs", json={"message": "go", "stream": True}) as r:
-            for _, item in sse_lines(r):
+            for _, item in sse_items(r):
                 events.append(item)
                 if item["event"] == "text_delta" and sum(e["event"] == "text_delta" for e in events) == 2:
                     cancelled_at = time.monotonic()

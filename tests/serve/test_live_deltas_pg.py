@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import TickingModel, client_for, live_server, parse_sse
+from serve_helpers import TickingModel, client_for, live_server, parse_sse, sse_items
 
 from keel import Agent
 from keel.serve import ServeConfig
@@ -93,18 +92,6 @@ def production(database, tmp_path_factory) -> Iterator[str]:
         if worker.returncode != 0:
             print(log_path.read_text())  # shown with the failure
     assert worker.returncode == 0, "the worker did not drain cleanly"
-
-
-def sse_items(response: httpx.Response) -> Iterator[tuple[float, dict[str, Any]]]:
-    """(arrival time, SSE message) as messages arrive on a streaming response."""
-    block: list[str] = []
-    for line in response.iter_lines():
-        if line:
-            block.append(line)
-            continue
-        for item in parse_sse("\n".join(block) + "\n\n"):
-            yield time.monotonic(), item
-        block = []
 
 
 def test_tokens_from_a_worker_process_stream_live_before_the_message(production) -> None:

@@ -446,7 +446,7 @@ class ToolPath:
             for n in names
         ]
         wanted = [w[0].lower() + w[1:] if w[:2].istitle() else w for w in wanted if w]
-        if not wanted:  # nothing required was refused (the fill itself failed): ask in general terms
+        if not wanted:  # no required argument to name (a failed fill of a tool without any): ask generally
             return f"I can help with that. Could you give me the details for {tool.name.replace('_', ' ')}?"
         listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
         return f"I can help with that. Could you tell me your {listed}?"
