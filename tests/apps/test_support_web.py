@@ -13,7 +13,6 @@ import contextlib
 import json
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -33,6 +32,7 @@ from keel.serve import ServeConfig, create_app
 from keel.serve.keys import SQLiteKeyStore
 from keel.serve.registry import AgentRegistry
 from keel.testing import ScriptedModel
+from uvicorn_server import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -121,31 +121,11 @@ def scripted_agent(home: Path) -> SupportAgent:
     return build_agent(SlowStreamModel(scripted_answer), home=home, embedder=HashingEmbedder())
 
 
-@contextlib.contextmanager
-def live(agent: SupportAgent, tmp: Path, **config: Any) -> Iterator[str]:
+def live(agent: SupportAgent, tmp: Path, **config: Any) -> contextlib.AbstractContextManager[str]:
     """``keel serve``'s app with the support router, on uvicorn at 127.0.0.1 (a free port)."""
-    import uvicorn
-
     cfg = ServeConfig(store=str(tmp / "keel.db"), entry_points=False, routers=["apps.support.webapp:router"],
                       **{"auth": False, **config})  # fmt: skip
-    app = create_app(cfg, registry=AgentRegistry({"support": agent}))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    return serve_app(create_app(cfg, registry=AgentRegistry({"support": agent})))
 
 
 # -- the browser ----------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -20,6 +18,7 @@ from keel.serve import ServeConfig, create_app
 from keel.serve.keys import SCOPES, SQLiteKeyStore
 from keel.store import MemoryStore
 from keel.testing import ScriptedModel, call
+from uvicorn_server import serve_app
 
 ALL = list(SCOPES)
 
@@ -128,32 +127,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@contextlib.contextmanager
-def live_server(cfg: ServeConfig) -> Iterator[str]:
+def live_server(cfg: ServeConfig) -> contextlib.AbstractContextManager[str]:
     """Serve ``create_app(cfg)`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    import uvicorn
-
-    app = create_app(cfg)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    return serve_app(create_app(cfg))
 
 
 def parse_sse(text: str) -> list[dict[str, Any]]:
