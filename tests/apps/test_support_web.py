@@ -34,9 +34,6 @@ from keel.serve.registry import AgentRegistry
 from keel.testing import ScriptedModel
 from uvicorn_server import serve_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
 XSS = "<img src=x onerror=alert(1)>"
 ORDERS = json.loads((DATA_DIR / "orders.json").read_text())
 SHOTS = Path("/tmp")
@@ -129,17 +126,6 @@ def live(agent: SupportAgent, tmp: Path, **config: Any) -> contextlib.AbstractCo
 
 
 # -- the browser ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium: apt-get install chromium")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Tab:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,6 @@ import pytest
 
 from keel.bench.report import render_html, trace_name, write_report
 from keel.bench.results import ItemResult, read_jsonl, summarize
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 
 
 def _items() -> list[ItemResult]:
@@ -69,17 +65,6 @@ def test_report_escapes_text_and_links_failures_to_traces(tmp_path: Path) -> Non
 def test_empty_run_renders() -> None:
     html = render_html(summarize("bfcl", "m", []), [])
     assert "No latencies recorded" in html and "Failures (0)" in html
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip)")
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.integration
