@@ -57,17 +57,22 @@ async def collect(store: NotifyingStore, **kw) -> list[Event]:
     return out
 
 
+async def streaming(bus: LaggingBus) -> tuple[NotifyingStore, asyncio.Task[list[Event]]]:
+    """A run whose start is persisted, ``bus`` ready for it, and a client collecting the merged stream."""
+    store = NotifyingStore(MemoryStore())
+    await store.append(RUN, [started()])
+    sub = bus.subscribe(RUN)
+    await bus.ready(RUN, live_after=0)
+    return store, asyncio.create_task(collect(store, deltas=sub))
+
+
 def labels(events: list[Event]) -> list[str]:
     return [f"+{e.text}" if isinstance(e, TextDelta) else f"{e.type}#{e.seq}" for e in events]
 
 
 async def test_a_response_waits_for_the_deltas_still_on_their_way() -> None:
-    store = NotifyingStore(MemoryStore())
-    await store.append(RUN, [started()])
     bus = LaggingBus()
-    sub = bus.subscribe(RUN)
-    await bus.ready(RUN, live_after=0)
-    consumer = asyncio.create_task(collect(store, deltas=sub))
+    store, consumer = await streaming(bus)
     bus.publish(delta("Hel", 0))
     await asyncio.sleep(0.02)
     await store.append(RUN, step(1, "Hello", last=True))  # persisted before the last delta arrives
@@ -106,12 +111,8 @@ async def test_without_marks_a_late_delta_is_dropped_never_sent_after_its_messag
 async def test_tokens_of_the_next_step_from_another_worker_wait_for_the_previous_ones() -> None:
     # Worker A's last tokens and its mark reach the API after worker B, which took the next
     # step, already streams: A's tokens still go before A's message, B's after it.
-    store = NotifyingStore(MemoryStore())
-    await store.append(RUN, [started()])
     bus = LaggingBus()
-    sub = bus.subscribe(RUN)
-    await bus.ready(RUN, live_after=0)
-    consumer = asyncio.create_task(collect(store, deltas=sub))
+    store, consumer = await streaming(bus)
     bus.publish(delta("A1 ", 0))
     await asyncio.sleep(0.02)
     inner = store.inner  # written behind the tail's back, as another process would
@@ -145,13 +146,9 @@ async def test_a_follower_does_not_wait_for_marks_of_history() -> None:
 
 
 async def test_a_missing_mark_delays_the_response_by_the_grace_only() -> None:
-    store = NotifyingStore(MemoryStore())
-    await store.append(RUN, [started()])
     bus = LaggingBus()
     bus.mark_grace_s = 0.2
-    sub = bus.subscribe(RUN)
-    await bus.ready(RUN, live_after=0)
-    consumer = asyncio.create_task(collect(store, deltas=sub))
+    store, consumer = await streaming(bus)
     bus.publish(delta("Hello", 0))
     await asyncio.sleep(0.02)
     loop = asyncio.get_running_loop()
