@@ -441,14 +441,28 @@ class Agent(Generic[T]):
         This is what a stateless worker calls: everything it needs is read from the store, and after
         each step the run can move to any other worker. A finished or suspended run is returned as is.
         """
+        return await self._advance(run_id, steps=steps, deps=deps, listener=listener)
+
+    async def _advance(
+        self,
+        run_id: str,
+        *,
+        steps: int | None = 1,
+        deps: Any = None,
+        listener: Callable[[Event], None] | None = None,
+        wrap_store: Callable[[RunStore, RunState], RunStore] | None = None,
+    ) -> RunState:
+        # ``wrap_store``: what the step writes through, given the loaded state (a worker's marking
+        # store, keel.runtime.worker.advance_live)
         events = await self.store.events(run_id)
         if not events:
             raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
         state = RunState.from_events(run_id, events)
         if state.done or state.status == "suspended":
             return state
+        store = wrap_store(self.store, state) if wrap_store is not None else self.store
         history = await self._history(state.session_id)
-        run = Run(self.config(deps=deps), state, self.store, history=history, listener=listener)
+        run = Run(self.config(deps=deps), state, store, history=history, listener=listener)
         return await drive(run, steps)
 
     async def decide(

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from keel.errors import KeelError, RunError, StoreError
+from keel.errors import KeelError, StoreError
 from keel.events import Event, TextDelta
 from keel.runtime.bus import EventBus, bus_for_queue
 from keel.runtime.queue import Job, RunQueue
@@ -144,22 +144,15 @@ async def advance_live(agent: Agent[Any], run_id: str, steps: int | None, bus: E
 
     >>> state = await advance_live(agent, run_id, 1, InProcessBus())  # doctest: +SKIP
     """
-    from keel.loop.run import Run, drive
-    from keel.loop.state import RunState
+    marking: list[_Marking] = []
 
-    events = await agent.store.events(run_id)
-    if not events:
-        raise RunError(f"no run {run_id!r} in this store", reason="not_found", run_id=run_id)
-    state = RunState.from_events(run_id, events)
-    if state.done or state.status == "suspended":
-        return state
-    store = _Marking(agent.store, run_id, state.last_seq, bus)
+    def wrap(store: RunStore, state: RunState) -> RunStore:
+        marking.append(_Marking(store, run_id, state.last_seq, bus))
+        return cast("RunStore", marking[0])
 
     def listener(ev: Event) -> None:
         if isinstance(ev, TextDelta):
-            ev.seq = store.flushed
+            ev.seq = marking[0].flushed
             bus.publish(ev)
 
-    history = await agent._history(state.session_id)
-    run = Run(agent.config(), state, cast("RunStore", store), history=history, listener=listener)
-    return await drive(run, steps)
+    return await agent._advance(run_id, steps=steps, listener=listener, wrap_store=wrap)
